@@ -1,0 +1,31 @@
+"""DDPM sampling, small and tested: the cosine schedule, forward and reverse steps,
+the sampling loop, oracle models, Fashion-MNIST and the book's plots.
+
+Timesteps run t = 1..T as in the DDPM paper; per-timestep tensors have length T + 1
+and index 0 is the clean image.
+"""
+
+from .data import CLASS_NAMES, DataNotFoundError, first_index_of, load_fashion_mnist, one_per_class
+from .models import noisy_model, target_oracle
+from .samplers import ddpm_sample, x0_predictions
+from .schedule import Schedule, cosine_schedule, error_gain, reverse_coefficients
+from .steps import predict_x0, q_sample, reverse_step
+
+__all__ = [
+    "CLASS_NAMES",
+    "DataNotFoundError",
+    "Schedule",
+    "cosine_schedule",
+    "ddpm_sample",
+    "error_gain",
+    "first_index_of",
+    "load_fashion_mnist",
+    "noisy_model",
+    "one_per_class",
+    "predict_x0",
+    "q_sample",
+    "reverse_coefficients",
+    "reverse_step",
+    "target_oracle",
+    "x0_predictions",
+]

@@ -1,0 +1,193 @@
+"""Plot helpers with one book style. Each takes ``ax``/``axes=None``, returns the figure
+and never calls ``plt.show()``: showing is the chapter's business.
+
+Images are drawn in gray with the data range [-1, 1] mapped to black..white; noisy
+images go beyond that range and are drawn saturated (the data is not changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .schedule import Schedule, error_gain
+
+#: rcParams shared by every figure of the book: white background and dark ink, which
+#: reads in the light theme and inside the light box the dark theme draws around images.
+BOOK_STYLE = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "text.color": "#1f2328",
+    "axes.labelcolor": "#1f2328",
+    "axes.edgecolor": "#57606a",
+    "xtick.color": "#57606a",
+    "ytick.color": "#57606a",
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "figure.titlesize": 13,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.constrained_layout.use": True,
+}
+#: One color per coefficient, kept across chapters.
+COLORS = {"scale": "#8250df", "eps_coef": "#cf222e", "sigma": "#1a7f37", "gain": "#0969da"}
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to every later figure of this process."""
+    plt.rcParams.update(BOOK_STYLE)
+
+
+def _as_hw(img: Tensor) -> Tensor:
+    """(1, H, W) or (H, W) -> (H, W) on the CPU, for imshow."""
+    img = img.detach().cpu()
+    if img.dim() == 3 and img.shape[0] == 1:
+        img = img[0]
+    if img.dim() != 2:
+        raise ValueError(f"expected a gray image (1, H, W) or (H, W), got shape {tuple(img.shape)}")
+    return img
+
+
+def show_image(ax: Axes, img: Tensor, title: str = "") -> None:
+    """Draw one gray image in [-1, 1] on ``ax``, without ticks."""
+    ax.imshow(_as_hw(img), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+def image_row(
+    images: Sequence[Tensor],
+    titles: Sequence[str] | None = None,
+    suptitle: str | None = None,
+    axes: Sequence[Axes] | None = None,
+    size: float = 2.2,
+) -> Figure:
+    """Images side by side, each (1, H, W) or (H, W), with a title under the figure's title."""
+    titles = list(titles) if titles is not None else [""] * len(images)
+    if len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.6), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, img, title in zip(axes, images, titles):
+        show_image(ax, img, title)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def image_grid(
+    images: Sequence[Tensor], titles: Sequence[str] | None = None, ncols: int = 5, suptitle: str | None = None
+) -> Figure:
+    """Images in a grid of ``ncols`` columns, each with its title."""
+    if ncols < 1:
+        raise ValueError(f"ncols = {ncols} must be >= 1")
+    titles = list(titles) if titles is not None else [""] * len(images)
+    nrows = -(-len(images) // ncols)
+    with plt.rc_context(BOOK_STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 2.1 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, img, title in zip(axes.flat, images, titles):
+        show_image(ax, img, title)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def trajectory_strip(
+    snapshots: dict[int, Tensor],
+    x0_hats: dict[int, Tensor] | None = None,
+    suptitle: str | None = None,
+) -> Figure:
+    """The images x_t at each snapshot time from left (noisy) to right, and optionally the
+    predicted clean image at the same times beneath them. Unbatched images only."""
+    ts = sorted(snapshots, reverse=True)
+    rows = 1 if x0_hats is None else 2
+    with plt.rc_context(BOOK_STYLE):
+        fig, axes = plt.subplots(rows, len(ts), figsize=(1.6 * len(ts), 1.9 * rows + 0.5), squeeze=False)
+    for i, t in enumerate(ts):
+        show_image(axes[0, i], snapshots[t], f"$x_{{{t}}}$")
+        if x0_hats is not None:
+            show_image(axes[1, i], x0_hats[t], rf"$\hat x_0$ at t={t}")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def _mark_end(ax: Axes, schedule: Schedule) -> None:
+    ax.set_xlim(0, schedule.T * 1.02)
+    ax.set_xlabel("timestep t")
+
+
+def coefficient_panels(
+    schedule: Schedule,
+    unclipped: Schedule | None = None,
+    mark_t: Sequence[int] = (),
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    r"""The three reverse-step coefficients over t = 1..T, on log axes so that both the
+    flat middle and the last steps are readable.
+
+    The scaling factor is drawn as :math:`1/\sqrt{\alpha_t} - 1`, its distance from 1,
+    which spans orders of magnitude. ``unclipped`` adds the raw schedule as a dashed line.
+    """
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig = axes[0].figure
+    t = torch.arange(1, schedule.T + 1)
+    panels = [
+        ("scale", r"scaling factor: $1/\sqrt{\alpha_t} - 1$", lambda s: s.scale[1:] - 1),
+        ("eps_coef", r"noise correction: $\beta_t/\sqrt{1-\bar\alpha_t}$", lambda s: s.eps_coef[1:]),
+        ("sigma", r"noise injection: $\sigma_t=\sqrt{\beta_t}$", lambda s: s.sigma[1:]),
+    ]
+    for ax, (key, title, value) in zip(axes, panels):
+        if unclipped is not None:
+            ax.plot(t, value(unclipped), color="#6e7781", ls="--", lw=1.2, label="unclipped")
+        label = f"clipped at {schedule.max_beta}" if schedule.max_beta is not None else "unclipped"
+        ax.plot(t, value(schedule), color=COLORS[key], lw=2, label=label)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_ylabel("value (log scale)")
+        for m in mark_t:
+            ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
+        _mark_end(ax, schedule)
+        ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | None = None) -> Figure:
+    r"""The one-shot error gain :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}` over t, log scale."""
+    if ax is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    t = torch.arange(1, schedule.T + 1)
+    gain = error_gain(schedule)
+    ax.plot(t, gain, color=COLORS["gain"], lw=2)
+    for m in mark_t:
+        ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
+        ax.annotate(
+            f"t={m}: {float(gain[m - 1]):.3g}",
+            (m, float(gain[m - 1])),
+            textcoords="offset points",
+            xytext=(6, -12),
+            fontsize=9,
+        )
+    ax.set_yscale("log")
+    ax.set_title(r"error gain of the one-shot estimate: $\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}$")
+    ax.set_ylabel("gain (log scale)")
+    _mark_end(ax, schedule)
+    return ax.figure

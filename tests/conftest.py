@@ -1,0 +1,76 @@
+"""Shared fixtures: one strict, from-scratch build of the real book per test session.
+
+The strict build is what CI runs: every chapter executed afresh (``execute_notebooks:
+force``), warnings and broken references are errors (``-W -n --keep-going``), a raising
+cell stops the build (``raise_on_error``) and its traceback is shown (``show_tb``). The
+local ``make book`` keeps its cache: the strict settings live in a derived copy of
+``_config.yml`` written next to the build, never in the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+#: Where the session's strict build goes; its ``html/reports`` keep the execution logs.
+TEST_BUILD = ROOT / "_build" / "test"
+
+
+def strict_config(source: Path, dest: Path) -> Path:
+    """Write ``source/_config.yml`` with forced, failing-loud execution to ``dest``; return it."""
+    config = yaml.safe_load((source / "_config.yml").read_text())
+    execute = config.setdefault("execute", {})
+    execute.update(execute_notebooks="force", raise_on_error=True, show_tb=True, allow_errors=False)
+    execute.pop("cache", None)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def strict_build(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """Build the book in ``source`` into ``out/html`` from scratch, strictly; return the finished process.
+
+    ``out`` is emptied first. The process's ``stdout`` holds Sphinx's output and
+    ``stderr`` its warnings and errors.
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    config = strict_config(source, out / "_config.strict.yml")
+    env = {**os.environ, "FASHION_MNIST_ROOT": os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data"))}
+    env.pop("MPLBACKEND", None)  # the book's figures need the inline backend
+    cmd = [str(JUPYTER_BOOK), "build", str(source), "--config", str(config), "--path-output", str(out)]
+    cmd += ["--all", "-W", "-n", "--keep-going"]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source)
+
+
+def build_failure(proc: subprocess.CompletedProcess[str]) -> str:
+    """The end of a failed build's output, for an assertion message."""
+    out, err = proc.stdout[-6000:], proc.stderr[-6000:]
+    return f"exit status {proc.returncode}\n--- stdout (end) ---\n{out}\n--- stderr (end) ---\n{err}"
+
+
+@pytest.fixture(scope="session")
+def build_book() -> Callable[[Path, Path], subprocess.CompletedProcess[str]]:
+    """The strict build as a function ``build_book(source, out)``, for building copies of the book."""
+    return strict_build
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    """Build the real book once, strictly and from scratch; return its HTML folder.
+
+    The build goes to ``_build/test``; a failing build fails every test that uses it
+    with the build's output, and its execution reports stay in ``_build/test/html/reports``.
+    """
+    proc = strict_build(ROOT, TEST_BUILD)
+    if proc.returncode != 0:
+        pytest.fail("the strict book build failed\n" + build_failure(proc), pytrace=False)
+    return TEST_BUILD / "_build" / "html"

@@ -1,0 +1,568 @@
+r"""Self-checks for the book's four exercises.
+
+Each ``check_*`` runs the reader's function on several fixed, seeded cases and compares
+it with the package's reference implementation:
+
+=========================  ==============================================================
+check                      the reader's function
+=========================  ==============================================================
+:func:`check_coefficients`   ``fn(schedule, t) -> (scale, eps_coef, sigma)`` (Exercise 1)
+:func:`check_reverse_step`   ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2)
+:func:`check_predict_x0`     ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3)
+:func:`check_sampling_loop`  ``fn(model, schedule, x_T, generator) -> x_0`` (Exercise 4)
+=========================  ==============================================================
+
+On success a check returns a :class:`CheckResult`, which shows as one line in a
+notebook (``✓ reverse_step: all 9 cases match the reference``). On the first wrong
+value it raises :class:`CheckFailed`, an ``AssertionError``, whose message names the
+case, the expected and the received value and gives a hint; the lesson's common
+mistakes are recognised and named. The checks never pass silently: a result you can
+see, or an error that stops the notebook at the exercise to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .models import target_oracle
+from .schedule import Schedule, cosine_schedule
+from .steps import _predict_x0
+
+__all__ = [
+    "CheckFailed",
+    "CheckResult",
+    "check_coefficients",
+    "check_predict_x0",
+    "check_reverse_step",
+    "check_sampling_loop",
+]
+
+#: The shape of a test image: small, so that a check of a 1000-step loop runs in a blink.
+IMAGE = (1, 8, 8)
+BATCH = (3, *IMAGE)
+
+REVERSE_FORMULA = "x_{t-1} = 1/sqrt(alpha_t) * (x_t - beta_t/sqrt(1 - alpha_bar_t) * eps) + sigma_t * z"
+HINT_Z_AT_1 = (
+    "at t = 1 no noise is added: the last step commits to x_0, so use z = 0 there (add sigma_t * z only for t > 1)"
+)
+HINT_ALPHA_BAR = (
+    "the scaling factor is 1/sqrt(alpha_t), with alpha_t = 1 - beta_t of this one step; "
+    "alpha_bar_t is the product of all alphas up to t and belongs only in the noise correction"
+)
+HINT_LOOP_DIRECTION = (
+    "sampling runs backwards, from t = T down to t = 1: for t in range(schedule.T, 0, -1). "
+    "There is no reverse step at t = 0, and counting up from 0 starts where the image should end"
+)
+HINT_ONE_SHOT = (
+    "solve x_t = sqrt(alpha_bar_t) * x_0 + sqrt(1 - alpha_bar_t) * eps for x_0: subtract "
+    "sqrt(1 - alpha_bar_t) * eps, then divide by sqrt(alpha_bar_t), not by sqrt(1 - alpha_bar_t)"
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A passed check: which exercise and how many cases matched. Truthy."""
+
+    exercise: str
+    cases: int
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"✓ {self.exercise}: all {self.cases} cases match the reference"
+
+    __repr__ = __str__
+
+
+class CheckFailed(AssertionError):
+    """The reader's function gave a wrong value (or none) on one case.
+
+    Attributes:
+        exercise: the name of the check, e.g. ``"reverse_step"``.
+        case: the case that failed, e.g. ``"t = 1, x_t of shape (1, 8, 8)"``.
+        problem: what was wrong (the first wrong value, or why nothing could be compared).
+        hint: what is the likely cause and how to fix it.
+    """
+
+    def __init__(self, exercise: str, case: str, problem: str, hint: str):
+        self.exercise, self.case, self.problem, self.hint = exercise, case, problem, hint
+        super().__init__(f"✗ {exercise} at {case}: {problem} — hint: {hint}")
+
+
+# ----------------------------------------------------------------------------------------------
+# shared helpers
+
+
+def _check_callable(fn: object) -> None:
+    if not callable(fn):
+        raise ValueError(f"fn must be the function to check (a callable), got {fn!r} ({type(fn).__name__})")
+
+
+def _call(fn: Callable, args: tuple, exercise: str, case: str, hint: str):
+    """Call the reader's function; an exception it raises becomes a CheckFailed."""
+    __tracebackhide__ = True
+    try:
+        return fn(*args)
+    except CheckFailed:
+        raise
+    except Exception as err:
+        raise CheckFailed(exercise, case, f"your function raised {type(err).__name__}: {err}", hint) from err
+
+
+def _as_tensor(
+    value: object, shape: tuple[int, ...], what: str, exercise: str, case: str, finite: bool = True
+) -> Tensor:
+    """The reader's return value as a float tensor of ``shape``, or a CheckFailed saying why not."""
+    __tracebackhide__ = True
+    if value is None:
+        raise CheckFailed(exercise, case, f"{what} is None", "did the function forget to `return` its result?")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = torch.tensor(float(value))
+    if not isinstance(value, Tensor):
+        raise CheckFailed(
+            exercise, case, f"{what} is a {type(value).__name__}", f"return a torch.Tensor of shape {shape}"
+        )
+    if tuple(value.shape) != tuple(shape):
+        try:
+            torch.broadcast_shapes(tuple(value.shape), tuple(shape))
+            note = "; it broadcasts, but the result must have exactly this shape"
+        except RuntimeError:
+            note = ""
+        raise CheckFailed(
+            exercise,
+            case,
+            f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}",
+            f"keep the shape of the input{note}; per-timestep numbers are scalars that multiply whole images",
+        )
+    if not value.dtype.is_floating_point:
+        value = value.to(torch.float32)
+    value = value.detach().cpu()
+    if finite and not torch.isfinite(value).all():
+        raise CheckFailed(
+            exercise,
+            case,
+            f"{what} holds non-finite values (NaN or inf)",
+            "look for a division by something that is 0 at this t, or a sqrt of a negative number",
+        )
+    return value
+
+
+def _close(got: Tensor, expected: Tensor, tol: Tensor | float) -> bool:
+    return bool(((got.double() - expected.double()).abs() <= tol).all())
+
+
+def _first_wrong(got: Tensor, expected: Tensor, tol: Tensor | float) -> tuple[tuple[int, ...], float, float]:
+    """The index and values of the first element outside the tolerance."""
+    bad = (got.double() - expected.double()).abs() > tol
+    index = tuple(int(i) for i in torch.nonzero(bad)[0]) if expected.dim() else ()
+    return index, float(expected[index]), float(got[index])
+
+
+def _problem(name: str, got: Tensor, expected: Tensor, tol: Tensor | float) -> str:
+    index, want, have = _first_wrong(got, expected, tol)
+    where = f"{name}[{', '.join(map(str, index))}]" if index else name
+    return f"expected {where} = {want:.6g}, got {have:.6g}"
+
+
+def _diagnose(got: Tensor, tol: Tensor | float, variants: list[tuple[Tensor, str]], default: str) -> str:
+    """The hint of the first known mistake that reproduces ``got``, else ``default``."""
+    for value, hint in variants:
+        # each variant is compared with its own scale: a mistake can make the values huge
+        if value.shape == got.shape and torch.isfinite(value).all() and _close(got, value, tol + 1e-3 * value.abs()):
+            return hint
+    return default
+
+
+def _images(seed: int, shape: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """A clean image in [-1, 1], a noise and a fresh z of ``shape``, from one seed."""
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(shape, generator=g) * 2 - 1
+    return x0, torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+
+
+def _default_schedule() -> Schedule:
+    return cosine_schedule(1000)
+
+
+def _describe(t: int, shape: tuple[int, ...], extra: str = "") -> str:
+    return f"t = {t} ({'batch' if len(shape) == 4 else 'image'} of shape {tuple(shape)}{extra})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 1: the three coefficients
+
+
+def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
+    r"""Check ``fn(schedule, t) -> (scale, eps_coef, sigma)`` against :func:`reverse_coefficients`.
+
+    ``scale`` is :math:`1/\sqrt{\alpha_t}`, ``eps_coef`` is :math:`\beta_t/\sqrt{1-\bar\alpha_t}`
+    and ``sigma`` is :math:`\sqrt{\beta_t}`. Cases: t = 1, 2, 50, 500, 800, 950, T - 1 and
+    T as ints (each number may be a float or a 0-d tensor), then all of them at once as a
+    1-d tensor of timesteps (three tensors of that length). Tolerance: relative 2e-3,
+    the float32 rounding of 1 - alpha_bar near t = 1.
+
+    Args:
+        fn: the reader's function.
+        schedule: the schedule to check on (default: the book's cosine schedule, T = 1000).
+
+    Returns:
+        A :class:`CheckResult` if every case matches.
+
+    Raises:
+        CheckFailed: at the first wrong value, with a hint.
+        ValueError: if ``fn`` is not callable or the schedule is too short (T < 3).
+    """
+    __tracebackhide__ = True
+    _check_callable(fn)
+    s = _default_schedule() if schedule is None else schedule
+    if s.T < 3:
+        raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
+    exercise = "coefficients"
+    ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
+    cases: list[int | Tensor] = [*ts, torch.tensor(ts)]
+    names = ("scale", "eps_coef", "sigma")
+    f64 = {k: getattr(s, k).double() for k in ("alpha", "alpha_bar", "beta", "beta_tilde")}
+    for t in cases:
+        shape = tuple(t.shape) if isinstance(t, Tensor) else ()
+        case = f"t = {t}" if not shape else f"t = torch.tensor({ts}) (all at once)"
+        out = _call(
+            fn, (s, t), exercise, case, "fn(schedule, t) should return the three numbers (scale, eps_coef, sigma)"
+        )
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            what = (
+                "None"
+                if out is None
+                else f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+            )
+            raise CheckFailed(
+                exercise, case, f"the function returned {what}", "return a tuple (scale, eps_coef, sigma)"
+            )
+        a, ab, b, bt = (f64[k][t] for k in ("alpha", "alpha_bar", "beta", "beta_tilde"))
+        expected = (s.scale[t], s.eps_coef[t], s.sigma[t])
+        mistakes = (
+            [
+                (1 / ab.sqrt(), HINT_ALPHA_BAR),
+                (a.sqrt(), "the scaling factor is 1 over sqrt(alpha_t), not sqrt(alpha_t)"),
+                (1 / a, "the scaling factor takes the square root: 1/sqrt(alpha_t)"),
+            ],
+            [
+                (b / (1 - ab), "the noise correction divides by sqrt(1 - alpha_bar_t): keep the square root"),
+                (
+                    b / (1 - a).sqrt(),
+                    "the noise correction divides by sqrt(1 - alpha_bar_t), with alpha_bar, not alpha",
+                ),
+                (b / ab.sqrt(), "the noise correction divides by sqrt(1 - alpha_bar_t), not by sqrt(alpha_bar_t)"),
+            ],
+            [
+                (b, "sigma_t is a standard deviation, sqrt(beta_t); beta_t itself is the variance"),
+                (bt.sqrt(), "that is sqrt(beta_tilde_t), the posterior's choice; the exercise uses sqrt(beta_t)"),
+            ],
+        )
+        for name, value, want, known in zip(names, out, expected, mistakes):
+            got = _as_tensor(value, shape, name, exercise, case)
+            tol = 2e-3 * want.abs() + 1e-7
+            if not _close(got, want, tol):
+                default = (
+                    "compare with "
+                    + {
+                        "scale": "1/sqrt(alpha_t), alpha_t = 1 - beta_t",
+                        "eps_coef": "beta_t/sqrt(1 - alpha_bar_t)",
+                        "sigma": "sqrt(beta_t)",
+                    }[name]
+                )
+                raise CheckFailed(exercise, case, _problem(name, got, want, tol), _diagnose(got, tol, known, default))
+    return CheckResult(exercise, len(cases))
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 2: one reverse step
+
+
+def _step_variants(x: Tensor, t: int, eps: Tensor, s: Schedule, z: Tensor) -> tuple[Tensor, list[tuple[Tensor, str]]]:
+    """The reference x_{t-1} and the results of the known mistakes, in float64."""
+    x, eps, z = x.double(), eps.double(), z.double()
+    a, ab, b = s.alpha.double()[t], s.alpha_bar.double()[t], s.beta.double()[t]
+    scale, coef, sigma = 1 / a.sqrt(), b / (1 - ab).sqrt(), b.sqrt()
+    keep = 1.0 if t > 1 else 0.0
+    mean = scale * (x - coef * eps)
+    expected = mean + keep * sigma * z
+    variants = [
+        (mean + sigma * z, HINT_Z_AT_1),
+        ((x - coef * eps) / ab.sqrt() + keep * sigma * z, HINT_ALPHA_BAR),
+        (mean + keep * b * z, "sigma_t is sqrt(beta_t), a standard deviation; beta_t is the variance"),
+        (scale * (x - b / (1 - ab) * eps) + keep * sigma * z, "the noise correction is beta_t/sqrt(1 - alpha_bar_t)"),
+        (scale * x - coef * eps + keep * sigma * z, "the scaling factor multiplies the whole bracket, eps term too"),
+        (x - coef * eps + keep * sigma * z, "the step forgets the scaling factor 1/sqrt(alpha_t)"),
+        (scale * (x + coef * eps) + keep * sigma * z, "the step removes predicted noise: subtract the eps term"),
+        (mean, "for t > 1 the step adds fresh noise sigma_t * z; only the last step (t = 1) skips it"),
+    ]
+    return expected, variants
+
+
+def _step_tol(expected: Tensor) -> Tensor:
+    return 1e-4 * (1 + expected.abs())
+
+
+def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
+    r"""Check ``fn(x_t, t, eps, schedule, z) -> x_{t-1}``, one DDPM reverse step.
+
+    :math:`x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\epsilon\big)
+    + \sigma_t z` with :math:`\sigma_t = \sqrt{\beta_t}`, and no noise at t = 1: the check
+    passes a nonzero ``z`` at t = 1 too, and the step must ignore it there. Cases:
+    t = 500, 950, 50, 2, 1, T - 1 and T on one image (1, 8, 8), then t = 800 and t = 1 on a
+    batch (3, 1, 8, 8) with an int ``t``; inputs are seeded. Tolerance 1e-4 (relative and
+    absolute).
+
+    Raises:
+        CheckFailed: at the first wrong value, with a hint (the lesson's mistakes are named).
+        ValueError: if ``fn`` is not callable.
+    """
+    __tracebackhide__ = True
+    _check_callable(fn)
+    s = _default_schedule() if schedule is None else schedule
+    exercise = "reverse_step"
+    ts = [t for t in dict.fromkeys((500, 950, 50, 2, 1, s.T - 1, s.T)) if 1 <= t <= s.T]
+    cases = [(t, IMAGE) for t in ts] + [(t, BATCH) for t in dict.fromkeys((min(800, s.T), 1))]
+    for k, (t, shape) in enumerate(cases):
+        x0, eps, z = _images(100 + k, shape)
+        x_t = s.sqrt_alpha_bar[t] * x0 + s.sqrt_one_minus_alpha_bar[t] * eps
+        eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
+        case = _describe(t, shape)
+        args = (x_t.clone(), t, eps.clone(), s, z.clone())
+        out = _call(fn, args, exercise, case, f"fn(x_t, t, eps, schedule, z) should compute {REVERSE_FORMULA}")
+        got = _as_tensor(out, shape, "x_{t-1}", exercise, case)
+        expected, variants = _step_variants(x_t, t, eps, s, z)
+        tol = _step_tol(expected)
+        if not _close(got, expected, tol):
+            hint = _diagnose(got, tol, variants, f"compare term by term with {REVERSE_FORMULA}")
+            raise CheckFailed(exercise, case, _problem("x_{t-1}", got, expected, tol), hint)
+    return CheckResult(exercise, len(cases))
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3: the one-shot estimate
+
+
+def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
+    r"""Check ``fn(x_t, t, eps, schedule) -> x0_hat``, the one-shot estimate of the clean image.
+
+    :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}`. Cases: t = 1,
+    50, 500, 800, 990 and T on one image (1, 8, 8), then t = 800 and t = 1 on a batch
+    (3, 1, 8, 8) with an int ``t``. Near T the estimate multiplies float32 rounding by
+    :math:`1/\sqrt{\bar\alpha_t}`, and the tolerance grows with it.
+
+    Raises:
+        CheckFailed: at the first wrong value, with a hint.
+        ValueError: if ``fn`` is not callable.
+    """
+    __tracebackhide__ = True
+    _check_callable(fn)
+    s = _default_schedule() if schedule is None else schedule
+    exercise = "predict_x0"
+    ts = [t for t in dict.fromkeys((1, 50, 500, 800, 990, s.T)) if 1 <= t <= s.T]
+    cases = [(t, IMAGE) for t in ts] + [(t, BATCH) for t in dict.fromkeys((min(800, s.T), 1))]
+    for k, (t, shape) in enumerate(cases):
+        x0, eps, z = _images(200 + k, shape)
+        x_t = s.sqrt_alpha_bar[t] * x0 + s.sqrt_one_minus_alpha_bar[t] * eps
+        eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
+        case = _describe(t, shape)
+        out = _call(fn, (x_t.clone(), t, eps.clone(), s), exercise, case, HINT_ONE_SHOT)
+        got = _as_tensor(out, shape, "x0_hat", exercise, case)
+        x, e = x_t.double(), eps.double()
+        ab = s.alpha_bar.double()[t]
+        expected = _predict_x0(x, t, e, s).double()
+        tol = 1e-4 * (1 + expected.abs()) + 1e-6 * (x.abs() + e.abs()) / ab.sqrt()
+        if not _close(got, expected, tol):
+            variants = [
+                ((x - (1 - ab).sqrt() * e) / (1 - ab).sqrt(), HINT_ONE_SHOT),
+                ((x - ab.sqrt() * e) / (1 - ab).sqrt(), HINT_ONE_SHOT + " (the two coefficients are swapped)"),
+                ((x - (1 - ab).sqrt() * e) * ab.sqrt(), "divide by sqrt(alpha_bar_t); do not multiply"),
+                (
+                    (x - (1 - ab) * e) / ab,
+                    "both coefficients are square roots: sqrt(1 - alpha_bar_t) and sqrt(alpha_bar_t)",
+                ),
+                ((x + (1 - ab).sqrt() * e) / ab.sqrt(), "subtract the noise term; do not add it"),
+                (x - (1 - ab).sqrt() * e, "after removing the noise, divide by sqrt(alpha_bar_t)"),
+            ]
+            raise CheckFailed(
+                exercise, case, _problem("x0_hat", got, expected, tol), _diagnose(got, tol, variants, HINT_ONE_SHOT)
+            )
+    return CheckResult(exercise, len(cases))
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 4: the sampling loop
+
+
+class _LoopError(Exception):
+    """Raised by the recording model to stop a loop that went wrong, with a hint."""
+
+    def __init__(self, problem: str, hint: str):
+        super().__init__(problem)
+        self.problem, self.hint = problem, hint
+
+
+class _Recorder:
+    """A model wrapper that records every (t, x_t, eps) the reader's loop asks for."""
+
+    def __init__(self, model: Callable, T: int):
+        self.model, self.T = model, T
+        self.calls: list[tuple[int, Tensor, Tensor]] = []
+
+    def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        if isinstance(t, Tensor) and t.numel() == 1 and not t.dtype.is_floating_point:
+            t = int(t)
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise _LoopError(f"the model was called with t = {t!r}", "call model(x, t) with t an int in 1..T")
+        if not isinstance(x_t, Tensor):
+            raise _LoopError(
+                f"the model was called with x = {type(x_t).__name__}", "call model(x, t) with the tensor x"
+            )
+        n = len(self.calls)
+        if n == 0 and t != self.T:
+            raise _LoopError(f"the first model call was at t = {t}, expected t = T = {self.T}", HINT_LOOP_DIRECTION)
+        if n > 0 and t != self.calls[-1][0] - 1:
+            if not 1 <= t <= self.T:
+                raise _LoopError(f"the model was called at t = {t}, outside 1..T = 1..{self.T}", HINT_LOOP_DIRECTION)
+            raise _LoopError(
+                f"after t = {self.calls[-1][0]} the model was called at t = {t}, expected t = {self.calls[-1][0] - 1}",
+                "call the model once per step, with t counting down by one: " + HINT_LOOP_DIRECTION,
+            )
+        eps = self.model(x_t, t)
+        self.calls.append((t, x_t.detach().clone(), eps.detach().clone()))
+        return eps
+
+
+@dataclass
+class _LoopCase:
+    name: str
+    schedule: Schedule
+    x_T: Tensor
+    seed: int
+    target: Tensor
+    model_noise: float  # 0: the exact oracle, so the run must end on the target
+
+
+def _loop_cases() -> list[_LoopCase]:
+    book = _default_schedule()
+    short = cosine_schedule(10)
+    cases = []
+    for k, (name, s, shape, noise) in enumerate(
+        [
+            ("oracle, one image, T = 1000", book, IMAGE, 0.0),
+            ("oracle with error 0.3, batch, T = 1000", book, BATCH, 0.3),
+            ("oracle, one image, a short schedule T = 10", short, IMAGE, 0.0),
+        ]
+    ):
+        target, x_T, _ = _images(300 + k, shape)
+        cases.append(_LoopCase(name, s, x_T, 400 + k, target, noise))
+    return cases
+
+
+def _make_model(case: _LoopCase) -> Callable:
+    oracle = target_oracle(case.target, case.schedule)
+    if not case.model_noise:
+        return oracle
+    g = torch.Generator().manual_seed(case.seed + 1000)
+
+    def imperfect(x: Tensor, t: int) -> Tensor:
+        eps = oracle(x, t)
+        return eps + case.model_noise * torch.randn(eps.shape, generator=g)
+
+    return imperfect
+
+
+def check_sampling_loop(fn: Callable) -> CheckResult:
+    r"""Check ``fn(model, schedule, x_T, generator) -> x_0``, the full DDPM sampling loop.
+
+    The loop starts from the given ``x_T`` (it must not change it), and for t = T down to
+    1 calls ``eps = model(x, t)`` once with an int t, draws
+    ``z = torch.randn(x.shape, generator=generator)`` for t > 1 only (z = 0 at t = 1, and
+    nothing else is drawn from ``generator``), and takes one reverse step. It returns x_0
+    (a tuple ``(x_0, snapshots)`` is accepted too).
+
+    The check runs three cases: an exact oracle on one image (1, 8, 8) with T = 1000, an
+    oracle with error 0.3 on a batch (3, 1, 8, 8), and a short schedule T = 10 (a loop
+    that uses a global T or global tensors fails it). It records every model call, then
+    replays each step with the reference and the same z's, and reports the first step
+    whose result differs. Behaviourally, the exact oracle's run must end on its target
+    (at t = 1, alpha_bar_1 = alpha_1 and the step lands exactly there).
+
+    Raises:
+        CheckFailed: at the first wrong step or value, with a hint (looping from 0 up to T,
+            z not zero at t = 1 and alpha_bar in the scaling factor are named).
+        ValueError: if ``fn`` is not callable.
+    """
+    __tracebackhide__ = True
+    _check_callable(fn)
+    exercise = "sampling_loop"
+    signature = "fn(model, schedule, x_T, generator) should return x_0"
+    for case in _loop_cases():
+        s, T = case.schedule, case.schedule.T
+        model = _Recorder(_make_model(case), T)
+        x_T = case.x_T.clone()
+        try:
+            out = fn(model, s, x_T, torch.Generator().manual_seed(case.seed))
+        except _LoopError as err:
+            raise CheckFailed(exercise, case.name, err.problem, err.hint) from None
+        except Exception as err:
+            hint = signature
+            if isinstance(err, (IndexError, ValueError)) and "0" in str(err):
+                hint = HINT_LOOP_DIRECTION
+            raise CheckFailed(exercise, case.name, f"your function raised {type(err).__name__}: {err}", hint) from err
+        if isinstance(out, (tuple, list)) and out and isinstance(out[0], Tensor):
+            out = out[0]
+        # finiteness is left to the replay below, which finds the step where the values blew up
+        got = _as_tensor(out, tuple(case.x_T.shape), "x_0", exercise, case.name, finite=False)
+        if not torch.equal(x_T, case.x_T):
+            raise CheckFailed(exercise, case.name, "the function changed x_T in place", "start with x = x_T.clone()")
+        calls = model.calls
+        if len(calls) != T:
+            last = calls[-1][0] if calls else None
+            raise CheckFailed(
+                exercise,
+                case.name,
+                f"the model was called {len(calls)} times (last at t = {last}), expected T = {T} calls",
+                "call the model once per step for t = T, T - 1, ..., 1; " + HINT_LOOP_DIRECTION,
+            )
+        if not _close(calls[0][1], case.x_T, 1e-6):
+            raise CheckFailed(
+                exercise,
+                case.name,
+                "the first model call did not receive x_T",
+                "start from the x_T you are given; do not draw a new one",
+            )
+        replay = torch.Generator().manual_seed(case.seed)
+        for i, (t, x, eps) in enumerate(calls):
+            # at t = 1 the reference adds nothing; the next draw is what a loop that wrongly adds noise would use
+            z = torch.randn(x.shape, generator=replay)
+            nxt = calls[i + 1][1] if i + 1 < T else got
+            expected, variants = _step_variants(x, t, eps, s, z)
+            tol = _step_tol(expected)
+            if not _close(nxt, expected, tol):
+                default = (
+                    f"compare the step with {REVERSE_FORMULA}; draw z = torch.randn(x.shape, generator=generator) "
+                    "once per step for t > 1 and nothing else from the generator"
+                )
+                if T != 1000:
+                    default += "; use the schedule passed in (schedule.T, schedule.alpha, ...), not globals"
+                step = f"x_{t - 1}" if t > 1 else "the returned x_0"
+                raise CheckFailed(
+                    exercise,
+                    f"{case.name}, step t = {t}",
+                    _problem(step, nxt, expected, tol),
+                    _diagnose(nxt.double(), tol, variants, default),
+                )
+        if not case.model_noise and not _close(got, case.target, 1e-4 * (1 + case.target.abs())):
+            raise CheckFailed(
+                exercise,
+                case.name,
+                _problem("x_0", got, case.target, 1e-4 * (1 + case.target.abs())) + " (the oracle's target)",
+                "with the exact oracle the last step lands on the target; " + HINT_Z_AT_1,
+            )
+    return CheckResult(exercise, 3)

@@ -6,6 +6,8 @@ and index 0 is the clean image.
 """
 
 from .data import CLASS_NAMES, DataNotFoundError, first_index_of, load_fashion_mnist, one_per_class
+from .fast import ddim_sample, respaced_timesteps, strided_ddpm_sample
+from .ideal import ideal_denoiser, nearest_training
 from .models import noisy_model, target_oracle
 from .samplers import ddpm_sample, x0_predictions
 from .schedule import Schedule, cosine_schedule, error_gain, reverse_coefficients
@@ -16,16 +18,21 @@ __all__ = [
     "DataNotFoundError",
     "Schedule",
     "cosine_schedule",
+    "ddim_sample",
     "ddpm_sample",
     "error_gain",
     "first_index_of",
+    "ideal_denoiser",
     "load_fashion_mnist",
+    "nearest_training",
     "noisy_model",
     "one_per_class",
     "predict_x0",
     "q_sample",
+    "respaced_timesteps",
     "reverse_coefficients",
     "reverse_step",
+    "strided_ddpm_sample",
     "target_oracle",
     "x0_predictions",
 ]

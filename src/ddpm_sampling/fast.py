@@ -1,0 +1,169 @@
+r"""Samplers that take fewer steps than T: strided DDPM and DDIM.
+
+Both visit a subsequence :math:`\tau_1 < \dots < \tau_S` of 1..T, evenly spaced and ending
+at T (see :func:`respaced_timesteps`), with :math:`\tau_0 = 0` standing for the clean image.
+The model is always asked at the original timestep :math:`\tau_i`, so a model trained on
+T steps needs no retraining.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .models import Model, check_model_output
+from .samplers import _start
+from .schedule import Schedule
+from .steps import Generators, Variance, _predict_x0, _reverse_step, check_variance, randn_like_batch
+
+
+def check_num_steps(num_steps: int, T: int) -> None:
+    """Raise ``ValueError`` unless ``num_steps`` is an int in 1..T."""
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= T:
+        raise ValueError(f"num_steps = {num_steps!r} is outside the valid range 1..{T} (T = {T})")
+
+
+def respaced_timesteps(T: int, num_steps: int) -> list[int]:
+    """``num_steps`` timesteps evenly spaced in 1..T, the last one T: tau_i = round(i T / S), i = 1..S.
+
+    With ``num_steps = T`` this is every step, 1..T. Consecutive values differ by at least 1
+    because the spacing T / S is at least 1.
+    """
+    check_num_steps(num_steps, T)
+    S = num_steps
+    return [(2 * i * T + S) // (2 * S) for i in range(1, S + 1)]
+
+
+def respaced_schedule(schedule: Schedule, timesteps: list[int]) -> Schedule:
+    r"""The schedule of the shorter chain that visits only ``timesteps`` (increasing, in 1..T).
+
+    Its step i goes from :math:`\tau_i` to :math:`\tau_{i-1}` and keeps the marginals of
+    the original: :math:`\bar\alpha'_i = \bar\alpha_{\tau_i}`, hence
+    :math:`\beta'_i = 1 - \bar\alpha_{\tau_i} / \bar\alpha_{\tau_{i-1}}` (Nichol & Dhariwal 2021, sec. 4).
+    """
+    index = torch.tensor([0, *timesteps])
+    return Schedule.from_alpha_bar(schedule.alpha_bar.to(torch.float64)[index], max_beta=None)
+
+
+def strided_ddpm_sample(
+    model: Model,
+    schedule: Schedule,
+    *,
+    num_steps: int,
+    shape: tuple[int, ...] | None = None,
+    x_T: Tensor | None = None,
+    generator: Generators = None,
+    variance: Variance = "beta",
+) -> Tensor:
+    """DDPM ancestral sampling (Algorithm 2) over ``num_steps`` respaced steps.
+
+    With ``num_steps = T`` it is :func:`ddpm_sample` (same noise, drawn in the same order).
+
+    Args:
+        model: ``model(x_t, t) -> eps``, called once per step with the original timestep.
+        schedule: the T-step schedule the model was trained with.
+        num_steps: S in 1..T.
+        shape: (C, H, W) or (B, C, H, W) to start from pure noise, or else ``x_T``.
+        x_T: the start at t = T; not modified.
+        generator: ``torch.Generator`` (or one per image) for x_T and each step's noise.
+        variance: ``"beta"`` or ``"beta_tilde"`` of the respaced chain.
+
+    Returns:
+        x_0, the shape of the start.
+    """
+    check_num_steps(num_steps, schedule.T)
+    check_variance(variance)
+    x, _ = _start(schedule, shape, x_T, None, generator)
+    taus = respaced_timesteps(schedule.T, num_steps)
+    short = respaced_schedule(schedule, taus)
+    for i in range(num_steps, 0, -1):
+        eps = model(x, taus[i - 1])
+        if i == num_steps:
+            check_model_output(eps, x, taus[i - 1])
+        x = _reverse_step(x, i, eps, short, None, generator, variance)  # step i of the short chain
+    _check_result(x)
+    return x
+
+
+def ddim_coefficients(schedule: Schedule, num_steps: int, eta: float) -> list[tuple[int, float, float, float]]:
+    r"""Per step, from the last to the first: (tau_i, sqrt(alpha_bar_prev), direction coef, sigma).
+
+    DDIM (Song et al. 2021, eq. 12), with prev = :math:`\tau_{i-1}`:
+
+    .. math:: x_\text{prev} = \sqrt{\bar\alpha_\text{prev}}\,\hat x_0
+              + \sqrt{1-\bar\alpha_\text{prev}-\sigma^2}\,\hat\epsilon + \sigma z,\qquad
+              \sigma = \eta\sqrt{\frac{1-\bar\alpha_\text{prev}}{1-\bar\alpha_t}}
+              \sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_\text{prev}}}
+
+    Computed in float64. For eta > 1, sigma^2 can exceed 1 - alpha_bar_prev; that eta is refused.
+    """
+    check_num_steps(num_steps, schedule.T)
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta = {eta!r} is outside the valid range [0, inf): it scales a standard deviation")
+    ab = schedule.alpha_bar.to(torch.float64)
+    taus = respaced_timesteps(schedule.T, num_steps)
+    prevs = [0, *taus[:-1]]
+    steps, eta_max = [], math.inf
+    for t, p in zip(reversed(taus), reversed(prevs)):
+        ab_t, ab_p = float(ab[t]), float(ab[p])
+        sigma1_sq = (1 - ab_p) / (1 - ab_t) * (1 - ab_t / ab_p)  # sigma^2 at eta = 1 (beta_tilde)
+        if sigma1_sq > 0:
+            eta_max = min(eta_max, math.sqrt((1 - ab_p) / sigma1_sq))
+        sigma_sq = eta * eta * sigma1_sq
+        steps.append((t, math.sqrt(ab_p), math.sqrt(max(1 - ab_p - sigma_sq, 0.0)), math.sqrt(sigma_sq)))
+    if eta > eta_max * (1 + 1e-12):
+        raise ValueError(
+            f"eta = {eta} is outside the valid range 0..{eta_max:.6g} for {num_steps} steps: beyond it "
+            "sigma^2 exceeds 1 - alpha_bar_prev and the step has no real direction term"
+        )
+    return steps
+
+
+def ddim_sample(
+    model: Model,
+    schedule: Schedule,
+    *,
+    num_steps: int,
+    eta: float = 0.0,
+    shape: tuple[int, ...] | None = None,
+    x_T: Tensor | None = None,
+    generator: Generators = None,
+) -> Tensor:
+    """DDIM sampling (Song et al. 2021) over ``num_steps`` evenly spaced timesteps.
+
+    ``eta = 0`` is deterministic given x_T; ``eta = 1`` with ``num_steps = T`` is DDPM with the
+    posterior variance beta_tilde, and draws its noise in the same order as
+    ``ddpm_sample(..., variance="beta_tilde")``: x_T first, then one z per step except the last.
+
+    Args:
+        model: ``model(x_t, t) -> eps``, called once per step with an int t.
+        schedule: the T-step schedule the model was trained with.
+        num_steps: S in 1..T.
+        eta: >= 0; how much fresh noise each step adds (0: none).
+        shape, x_T, generator: as in :func:`ddpm_sample`.
+
+    Returns:
+        x_0, the shape of the start.
+    """
+    steps = ddim_coefficients(schedule, num_steps, eta)
+    x, _ = _start(schedule, shape, x_T, None, generator)
+    for k, (t, sqrt_ab_prev, dir_coef, sigma) in enumerate(steps):
+        eps = model(x, t)
+        if k == 0:
+            check_model_output(eps, x, t)
+        # 1. the clean image the model implies (DDIM eq. 12, "predicted x0")
+        x0_hat = _predict_x0(x, t, eps, schedule)
+        # 2. move to the previous time along the predicted noise direction
+        x = sqrt_ab_prev * x0_hat + dir_coef * eps
+        # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
+        if sigma > 0:
+            x = x + sigma * randn_like_batch(x, generator)
+    _check_result(x)
+    return x
+
+
+def _check_result(x: Tensor) -> None:
+    if not torch.isfinite(x).all():
+        raise ValueError("sampling produced non-finite values; check the model's predictions and the schedule")

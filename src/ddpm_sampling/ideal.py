@@ -1,0 +1,198 @@
+r"""The ideal denoiser: the exact minimiser of the denoising loss for a finite training set.
+
+For training images :math:`y_1..y_N` and :math:`x_t = \sqrt{\bar\alpha_t}\,y + \sqrt{1-\bar\alpha_t}\,\epsilon`
+with :math:`y` drawn uniformly from them, the posterior over which image was noised is
+
+.. math:: w_i(x_t) = \operatorname{softmax}_i\Big(-\frac{\lVert x_t - \sqrt{\bar\alpha_t}\,y_i\rVert^2}
+          {2(1-\bar\alpha_t)}\Big),
+
+so :math:`E[x_0 \mid x_t] = \sum_i w_i y_i` and the best noise prediction follows from the forward
+formula (Karras et al. 2022, "Elucidating the design space", appendix B.3). A network trained
+to perfection on those N images would compute exactly this; it is a model that generates,
+unlike the oracle that knows its target, and it can only ever return its training images.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from ._checks import check_batch_timestep, check_finite, check_image, check_timestep
+from .samplers import ddpm_sample
+from .schedule import Schedule
+from .steps import Generators, Variance
+
+
+class IdealPrediction(NamedTuple):
+    """Everything the ideal denoiser computes for one call."""
+
+    eps: Tensor  # the noise prediction, shape of x_t
+    x0_hat: Tensor  # E[x_0 | x_t], shape of x_t
+    weights: Tensor  # (B, N) float64 posterior over the training images; rows sum to 1
+
+
+class IdealDenoiser:
+    """Callable as ``model(x_t, t) -> eps``, like the oracles; see :func:`ideal_denoiser`."""
+
+    def __init__(self, data: Tensor, schedule: Schedule):
+        check_finite(data, "data")
+        if data.dim() != 4 or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (N, C, H, W) with N >= 1, got {tuple(data.shape)}")
+        self.schedule = schedule
+        self.image_shape = tuple(data.shape[1:])
+        self.y = data.detach().reshape(data.shape[0], -1).to(torch.float64).contiguous()  # (N, D)
+        self.y_sq = (self.y * self.y).sum(1)  # (N,) ||y_i||^2
+        # \sqrt{\bar\alpha_t} and 1 - \bar\alpha_t in float64; 1 - alpha_bar comes from its stored
+        # square root, which keeps full relative precision near t = 1 where alpha_bar is ~1.
+        self.c = schedule.sqrt_alpha_bar.to(torch.float64)
+        self.v = schedule.sqrt_one_minus_alpha_bar.to(torch.float64) ** 2
+
+    @property
+    def N(self) -> int:
+        return self.y.shape[0]
+
+    def _check(self, x_t: Tensor, t: int | Tensor) -> None:
+        if tuple(x_t.shape[-3:]) != self.image_shape or x_t.dim() not in (3, 4):
+            raise ValueError(
+                f"x_t has shape {tuple(x_t.shape)}; the training images are {self.image_shape}, "
+                "so x_t must be (C, H, W) or (B, C, H, W) with those C, H, W"
+            )
+        if isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= self.schedule.T:
+            return  # the sampling loop's case, kept cheap
+        check_timestep(t, 1, self.schedule.T)
+        check_batch_timestep(t, x_t)
+
+    def _coefs(self, t: int | Tensor, batch: int) -> tuple[Tensor, Tensor]:
+        """(B, 1) float64 columns of sqrt(alpha_bar_t) and 1 - alpha_bar_t."""
+        if isinstance(t, Tensor) and t.dim() == 1:
+            return self.c[t].view(-1, 1), self.v[t].view(-1, 1)
+        return self.c[int(t)].expand(batch, 1), self.v[int(t)].expand(batch, 1)
+
+    def logits(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        """The unnormalised log-weights, (B, N) float64 (or (N,) for one image)."""
+        self._check(x_t, t)
+        x = x_t.detach().reshape(-1, self.y.shape[1]).to(torch.float64)  # (B, D)
+        c, v = self._coefs(t, x.shape[0])
+        # ||x - c y||^2 = ||x||^2 - 2c x.y + c^2 ||y||^2: one matmul, memory O(B x N).
+        # Rounding can make a true zero slightly negative; a squared distance is >= 0.
+        d2 = (x * x).sum(1, keepdim=True) - 2 * c * (x @ self.y.T) + c * c * self.y_sq
+        logits = -d2.clamp_min(0) / (2 * v)
+        return logits if x_t.dim() == 4 else logits[0]
+
+    def predict(self, x_t: Tensor, t: int | Tensor) -> IdealPrediction:
+        """eps, x0_hat and the weights at once (one matmul for the weights, one for x0_hat)."""
+        batched = x_t.dim() == 4
+        w = torch.softmax(self.logits(x_t, t), dim=-1)  # log-sum-exp inside: stable at every t
+        w2 = w if batched else w[None]
+        x0 = w2 @ self.y  # (B, D) float64
+        x = x_t.detach().reshape(x0.shape).to(torch.float64)
+        c, v = self._coefs(t, x.shape[0])
+        eps = (x - c * x0) / v.sqrt()  # the forward formula solved for the noise
+        shape = x_t.shape
+        return IdealPrediction(eps.to(x_t.dtype).reshape(shape), x0.to(x_t.dtype).reshape(shape), w)
+
+    def weights(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        """The posterior weight of each training image, (B, N) float64 (or (N,)); rows sum to 1."""
+        return torch.softmax(self.logits(x_t, t), dim=-1)
+
+    def predict_x0(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        """E[x_0 | x_t], the weighted mean of the training images, shape of ``x_t``."""
+        return self.predict(x_t, t).x0_hat
+
+    def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        return self.predict(x_t, t).eps
+
+    def __repr__(self) -> str:
+        return f"IdealDenoiser(N={self.N} images of shape {self.image_shape}, T={self.schedule.T})"
+
+
+def ideal_denoiser(data: Tensor, schedule: Schedule) -> IdealDenoiser:
+    """The ideal denoiser for the training images ``data``, (N, C, H, W): a model ``model(x_t, t) -> eps``.
+
+    Also offers ``.weights(x_t, t)`` (B, N), ``.predict_x0(x_t, t)`` and ``.predict(x_t, t)``
+    for all three at once. Computed in float64 with log-sum-exp, so it is finite at every
+    t in 1..T, including t = 1 where 1 - alpha_bar_t is tiny.
+    """
+    return IdealDenoiser(data, schedule)
+
+
+class Trace(NamedTuple):
+    """A DDPM run with the ideal denoiser and what it leaned on at each step."""
+
+    x0: Tensor  # (B, C, H, W) the samples
+    snapshots: dict[int, Tensor]  # x_t at the asked timesteps
+    top_index: Tensor  # (T + 1, B) long: index of the heaviest training image at each t (row 0 unused)
+    top_weight: Tensor  # (T + 1, B) float64: its weight
+
+
+def sample_with_trace(
+    denoiser: IdealDenoiser,
+    *,
+    shape: tuple[int, ...],
+    generator: Generators = None,
+    snapshot_timesteps=(),
+    variance: Variance = "beta",
+) -> Trace:
+    """Run :func:`ddpm_sample` with the ideal denoiser and record, at each t, which training
+    image carries the most weight. Same samples as ``ddpm_sample`` with the same generator."""
+    T = denoiser.schedule.T
+    batch = shape[0] if len(shape) == 4 else 1
+    top_index = torch.full((T + 1, batch), -1, dtype=torch.long)
+    top_weight = torch.zeros(T + 1, batch, dtype=torch.float64)
+
+    def model(x_t: Tensor, t: int) -> Tensor:
+        pred = denoiser.predict(x_t, t)
+        top_weight[t], top_index[t] = pred.weights.reshape(batch, -1).max(dim=-1)
+        return pred.eps
+
+    x0, snaps = ddpm_sample(
+        model,
+        denoiser.schedule,
+        shape=shape,
+        generator=generator,
+        snapshot_timesteps=snapshot_timesteps,
+        variance=variance,
+    )
+    return Trace(x0, snaps, top_index, top_weight)
+
+
+def decided_at(labels: Tensor) -> Tensor:
+    """For each sample, the largest t from which on (down to t = 1) ``labels[t]`` no longer changes.
+
+    Args:
+        labels: (T + 1, B) integer labels per timestep (row 0 is ignored).
+
+    Returns:
+        (B,) long: t such that labels[s] == labels[1] for every s in 1..t, and labels[t + 1] differs
+        (T if it never changes).
+    """
+    lab = labels[1:]  # (T, B), row k is t = k + 1
+    same = lab == lab[0]
+    # first row (counting up from t = 1) where the label differs; all-same -> T
+    differs = ~same
+    T = lab.shape[0]
+    first_diff = torch.where(differs.any(0), differs.float().argmax(0), torch.full_like(lab[0], T))
+    return first_diff  # the row index of the first change equals the last unchanged t
+
+
+def nearest_training(samples: Tensor, data: Tensor) -> tuple[Tensor, Tensor]:
+    """For each sample, the index of the nearest training image and the RMS distance per pixel.
+
+    Args:
+        samples: (B, C, H, W); data: (N, C, H, W).
+
+    Returns:
+        ``(index, rms)``: (B,) long and (B,) float64.
+    """
+    check_image(samples, "samples")
+    check_finite(data, "data")
+    x = samples.reshape(samples.shape[0], -1).to(torch.float64)
+    y = data.reshape(data.shape[0], -1).to(torch.float64)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size")
+    d2 = ((x * x).sum(1, keepdim=True) - 2 * x @ y.T + (y * y).sum(1)).clamp_min(0)
+    index = d2.argmin(dim=1)
+    # the distance itself directly, not from the expansion, so that an exact copy gives 0
+    return index, (x - y[index]).pow(2).mean(1).sqrt()

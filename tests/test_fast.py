@@ -1,0 +1,132 @@
+"""Strided DDPM and DDIM against the full DDPM loop and against their own definitions."""
+
+import pytest
+import torch
+
+from ddpm_sampling import (
+    cosine_schedule,
+    ddim_sample,
+    ddpm_sample,
+    ideal_denoiser,
+    respaced_timesteps,
+    strided_ddpm_sample,
+)
+from ddpm_sampling.fast import respaced_schedule
+
+T = 60
+SHAPE = (3, 1, 6, 6)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    s = cosine_schedule(T)
+    data = torch.rand(10, 1, 6, 6, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    return s, ideal_denoiser(data, s)
+
+
+def test_respaced_timesteps():
+    assert respaced_timesteps(10, 10) == list(range(1, 11))
+    assert respaced_timesteps(1000, 1) == [1000]
+    assert respaced_timesteps(1000, 4) == [250, 500, 750, 1000]
+    for S in (3, 7, 99, 333, 999):
+        taus = respaced_timesteps(1000, S)
+        assert len(taus) == S and taus[-1] == 1000 and taus[0] >= 1
+        assert all(b > a for a, b in zip(taus, taus[1:]))
+
+
+def test_respaced_schedule_keeps_the_marginals():
+    s = cosine_schedule(100)
+    taus = [10, 40, 70, 100]
+    short = respaced_schedule(s, taus)
+    torch.testing.assert_close(short.alpha_bar[1:], s.alpha_bar[taus])
+    # beta'_i = 1 - alpha_bar(tau_i) / alpha_bar(tau_{i-1})
+    ab = s.alpha_bar.double()
+    want = 1 - ab[taus] / ab[[0, *taus[:-1]]]
+    torch.testing.assert_close(short.beta[1:].double(), want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("variance", ["beta", "beta_tilde"])
+def test_strided_with_every_step_is_ddpm(setup, variance):
+    s, m = setup
+    want, _ = ddpm_sample(m, s, shape=SHAPE, generator=torch.Generator().manual_seed(1), variance=variance)
+    got = strided_ddpm_sample(
+        m, s, num_steps=T, shape=SHAPE, generator=torch.Generator().manual_seed(1), variance=variance
+    )
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_ddim_eta_one_with_every_step_is_ddpm_beta_tilde(setup):
+    s, m = setup
+    want, _ = ddpm_sample(m, s, shape=SHAPE, generator=torch.Generator().manual_seed(2), variance="beta_tilde")
+    got = ddim_sample(m, s, num_steps=T, eta=1.0, shape=SHAPE, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_ddim_with_the_oracle_lands_on_its_target():
+    """Given the exact noise, every step keeps x on the line to x0, whatever the fresh noise."""
+    s = cosine_schedule(2)
+    x0 = torch.full((1, 1, 2, 2), 0.5)
+    m = lambda x, t: (x - s.sqrt_alpha_bar[t] * x0) / s.sqrt_one_minus_alpha_bar[t]  # noqa: E731
+    x_T = torch.randn(1, 1, 2, 2, generator=torch.Generator().manual_seed(3))
+    out = ddim_sample(m, s, num_steps=2, eta=1.0, x_T=x_T, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(out, x0)  # an oracle lands on its target whatever the noise
+
+
+def test_ddim_eta_zero_is_deterministic_given_x_T(setup):
+    s, m = setup
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(5))
+    a = ddim_sample(m, s, num_steps=12, x_T=x_T)
+    b = ddim_sample(m, s, num_steps=12, x_T=x_T.clone(), generator=torch.Generator().manual_seed(99))
+    assert torch.equal(a, b)
+    c = ddim_sample(m, s, num_steps=12, eta=0.5, x_T=x_T, generator=torch.Generator().manual_seed(6))
+    assert not torch.allclose(a, c)  # with eta > 0 the noise matters
+
+
+def test_samplers_do_not_modify_x_T(setup):
+    s, m = setup
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7))
+    keep = x_T.clone()
+    ddim_sample(m, s, num_steps=5, eta=1.0, x_T=x_T, generator=torch.Generator().manual_seed(1))
+    strided_ddpm_sample(m, s, num_steps=5, x_T=x_T, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(x_T, keep)
+
+
+def test_few_steps_still_finite_and_shaped(setup):
+    s, m = setup
+    for n in (1, 2, 7):
+        for out in (
+            ddim_sample(m, s, num_steps=n, shape=(1, 6, 6), generator=torch.Generator().manual_seed(n)),
+            strided_ddpm_sample(m, s, num_steps=n, shape=(1, 6, 6), generator=torch.Generator().manual_seed(n)),
+        ):
+            assert out.shape == (1, 6, 6) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("num_steps", [0, T + 1, 2.5, True, "10"])
+def test_bad_num_steps(setup, num_steps):
+    s, m = setup
+    msg = rf"num_steps = .* is outside the valid range 1..{T}"
+    with pytest.raises(ValueError, match=msg):
+        ddim_sample(m, s, num_steps=num_steps, shape=SHAPE)
+    with pytest.raises(ValueError, match=msg):
+        strided_ddpm_sample(m, s, num_steps=num_steps, shape=SHAPE)
+
+
+@pytest.mark.parametrize("eta", [-0.1, float("nan"), float("inf"), "1"])
+def test_bad_eta(setup, eta):
+    s, m = setup
+    with pytest.raises(ValueError, match=r"eta = .* is outside the valid range \[0, inf\)"):
+        ddim_sample(m, s, num_steps=5, eta=eta, shape=SHAPE)
+
+
+def test_too_large_eta_names_the_limit(setup):
+    s, m = setup
+    with pytest.raises(ValueError, match=r"eta = 50.0 is outside the valid range 0..[0-9.]+ for 5 steps"):
+        ddim_sample(m, s, num_steps=5, eta=50.0, shape=SHAPE)
+
+
+def test_bad_start_and_variance(setup):
+    s, m = setup
+    with pytest.raises(ValueError, match="exactly one of shape"):
+        ddim_sample(m, s, num_steps=5)
+    with pytest.raises(ValueError, match="variance"):
+        strided_ddpm_sample(m, s, num_steps=5, shape=SHAPE, variance="tiny")

@@ -1,0 +1,135 @@
+"""The ideal denoiser against a direct broadcast implementation and against what it must do."""
+
+import pytest
+import torch
+
+from ddpm_sampling import cosine_schedule, ddpm_sample, ideal_denoiser, nearest_training
+from ddpm_sampling.ideal import decided_at, sample_with_trace
+
+
+def _data(n=12, seed=0, size=6):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, size, size, generator=g) * 2 - 1
+
+
+def _direct(x_t, t, data, schedule):
+    """The same formula written the plain way: every difference image materialised, O(B x N x pixels)."""
+    ab = schedule.alpha_bar.to(torch.float64)[t]
+    x = x_t.to(torch.float64)[:, None]  # (B, 1, C, H, W)
+    y = data.to(torch.float64)[None]  # (1, N, C, H, W)
+    d2 = ((x - ab.sqrt() * y) ** 2).flatten(2).sum(-1)  # (B, N)
+    w = torch.softmax(-d2 / (2 * (1 - ab)), dim=1)
+    x0 = torch.einsum("bn,nchw->bchw", w, data.to(torch.float64))
+    eps = (x_t.to(torch.float64) - ab.sqrt() * x0) / (1 - ab).sqrt()
+    return w, x0, eps
+
+
+@pytest.mark.parametrize("t", [1, 3, 20, 50, 80, 100])
+def test_matches_direct_broadcast_implementation(t):
+    s = cosine_schedule(100)
+    data = _data()
+    x_t = torch.randn(5, 1, 6, 6, generator=torch.Generator().manual_seed(t)) * 0.7
+    m = ideal_denoiser(data, s)
+    w, x0, eps = _direct(x_t, t, data, s)
+    pred = m.predict(x_t, t)
+    torch.testing.assert_close(pred.weights, w, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(pred.x0_hat, x0.float(), rtol=1e-5, atol=1e-5)
+    if t > 3:  # near t = 1 eps divides by a tiny sqrt(1 - alpha_bar); compare relative there
+        torch.testing.assert_close(pred.eps, eps.float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(m(x_t, t), pred.eps)
+
+
+def test_weights_sum_to_one_and_per_image_timesteps():
+    s = cosine_schedule(100)
+    data = _data()
+    m = ideal_denoiser(data, s)
+    x_t = torch.randn(4, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([1, 30, 70, 100])
+    w = m.weights(x_t, t)
+    assert w.shape == (4, 12)
+    torch.testing.assert_close(w.sum(1), torch.ones(4, dtype=torch.float64))
+    assert (w >= 0).all()
+    for i in range(4):  # one timestep per image is the same as each image alone
+        torch.testing.assert_close(w[i], m.weights(x_t[i], int(t[i])))
+
+
+def test_small_t_predicts_the_nearest_training_image():
+    s = cosine_schedule(1000)
+    data = _data(n=30, size=8)
+    m = ideal_denoiser(data, s)
+    g = torch.Generator().manual_seed(3)
+    # start near training image 7, noised at t = 5: the posterior sits on image 7
+    x_t = s.sqrt_alpha_bar[5] * data[7:8] + s.sqrt_one_minus_alpha_bar[5] * torch.randn(1, 1, 8, 8, generator=g)
+    torch.testing.assert_close(m.predict_x0(x_t, 5), data[7:8], rtol=0, atol=1e-6)
+    # and for an arbitrary point, the prediction at t = 1 is whichever image is nearest to x / sqrt(ab)
+    x = torch.randn(6, 1, 8, 8, generator=g)
+    index, _ = nearest_training(x / s.sqrt_alpha_bar[1], data)
+    torch.testing.assert_close(m.predict_x0(x, 1), data[index], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("max_beta", [0.999, None])
+def test_finite_at_first_and_last_step(max_beta):
+    s = cosine_schedule(1000, max_beta=max_beta)
+    data = _data(n=20, size=8)
+    m = ideal_denoiser(data, s)
+    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(4)) * 30  # far from every image
+    for t in (1, 2, s.T - 1, s.T):
+        pred = m.predict(x, t)
+        for name, value in pred._asdict().items():
+            assert torch.isfinite(value).all(), f"{name} at t={t}"
+    # at t = T the noisy image carries (almost) no signal: the prediction is the data mean
+    x = x / 30
+    torch.testing.assert_close(m.predict_x0(x, s.T), data.mean(0).expand(3, -1, -1, -1), rtol=0, atol=1e-3)
+
+
+def test_samples_are_training_images_and_differ_by_seed():
+    s = cosine_schedule(200)
+    data = _data(n=25, size=6)
+    m = ideal_denoiser(data, s)
+    a, _ = ddpm_sample(m, s, shape=(4, 1, 6, 6), generator=torch.Generator().manual_seed(1))
+    b, _ = ddpm_sample(m, s, shape=(4, 1, 6, 6), generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(a, b)
+    _, dist = nearest_training(torch.cat([a, b]), data)
+    assert dist.max() < 1e-4  # it memorises: every sample is a training image
+
+
+def test_trace_matches_plain_sampling_and_records_the_weights():
+    s = cosine_schedule(100)
+    data = _data()
+    m = ideal_denoiser(data, s)
+    tr = sample_with_trace(m, shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(5))
+    x, _ = ddpm_sample(m, s, shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(tr.x0, x)
+    assert (tr.top_index[1:] >= 0).all() and (tr.top_weight[1:] <= 1).all()
+    index, _ = nearest_training(x, data)
+    assert torch.equal(tr.top_index[1], index)  # the last step leans on the image it lands on
+
+
+def test_decided_at():
+    labels = torch.tensor([[-1, -1, -1], [3, 3, 1], [3, 4, 1], [5, 3, 1], [3, 3, 1]])  # rows t = 0..4
+    assert decided_at(labels).tolist() == [2, 1, 4]
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (torch.zeros(5, 6, 6), r"\(N, C, H, W\)"),
+        (torch.zeros(0, 1, 6, 6), "N >= 1"),
+        (torch.full((2, 1, 3, 3), float("nan")), "non-finite"),
+        (torch.zeros(2, 1, 3, 3, dtype=torch.long), "floating-point"),
+    ],
+)
+def test_bad_data(data, match):
+    with pytest.raises(ValueError, match=match):
+        ideal_denoiser(data, cosine_schedule(10))
+
+
+def test_bad_calls():
+    m = ideal_denoiser(_data(), cosine_schedule(10))
+    x = torch.zeros(2, 1, 6, 6)
+    with pytest.raises(ValueError, match=r"t = 11 is outside the valid range 1..10"):
+        m(x, 11)
+    with pytest.raises(ValueError, match=r"t = 0 is outside the valid range 1..10"):
+        m(x, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"training images are \(1, 6, 6\)"):
+        m(torch.zeros(2, 1, 5, 5), 3)

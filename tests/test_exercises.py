@@ -1,0 +1,282 @@
+"""The exercises' self-checks: they pass correct solutions and catch the lesson's common mistakes.
+
+The correct solutions here are written from the formulas with the schedule's tensors,
+not with the package's step functions, so that a check that compared the package with
+itself would still be caught.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ddpm_sampling import cosine_schedule, ddpm_sample, predict_x0, reverse_coefficients, reverse_step
+from ddpm_sampling.exercises import (
+    CheckFailed,
+    CheckResult,
+    check_coefficients,
+    check_predict_x0,
+    check_reverse_step,
+    check_sampling_loop,
+)
+
+# ---------------------------------------------------------------------------- correct solutions
+
+
+def coefficients(schedule, t):
+    return 1 / schedule.alpha[t].sqrt(), schedule.beta[t] / (1 - schedule.alpha_bar[t]).sqrt(), schedule.beta[t].sqrt()
+
+
+def step(x_t, t, eps, schedule, z):
+    scale, coef, sigma = coefficients(schedule, t)
+    noise = sigma * z if t > 1 else 0.0
+    return scale * (x_t - coef * eps) + noise
+
+
+def one_shot(x_t, t, eps, schedule):
+    return (x_t - (1 - schedule.alpha_bar[t]).sqrt() * eps) / schedule.alpha_bar[t].sqrt()
+
+
+def noise_always(x_t, t, eps, schedule, z):
+    """The step with the lesson's first mistake: sigma_t z is added at t = 1 too."""
+    scale, coef, sigma = coefficients(schedule, t)
+    return scale * (x_t - coef * eps) + sigma * z
+
+
+def loop(model, schedule, x_T, generator):
+    x = x_T.clone()
+    for t in range(schedule.T, 0, -1):
+        eps = model(x, t)
+        z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
+        x = step(x, t, eps, schedule, z)
+    return x
+
+
+def make_loop(*, order=None, step_fn=step, draw=None):
+    """A sampling loop with one thing changed: the timesteps, the step or how z is drawn."""
+
+    def sample(model, schedule, x_T, generator):
+        x = x_T.clone()
+        for t in order(schedule.T) if order else range(schedule.T, 0, -1):
+            eps = model(x, t)
+            z = draw(x, t, generator) if draw else torch.randn(x.shape, generator=generator)
+            x = step_fn(x, t, eps, schedule, z)
+        return x
+
+    return sample
+
+
+def failure(check, fn) -> CheckFailed:
+    with pytest.raises(CheckFailed) as info:
+        check(fn)
+    return info.value
+
+
+# ---------------------------------------------------------------------------- passing
+
+
+@pytest.mark.parametrize(
+    ("check", "fn", "name"),
+    [
+        (check_coefficients, coefficients, "coefficients"),
+        (check_coefficients, lambda s, t: tuple(reverse_coefficients(s, t)), "coefficients"),
+        (check_reverse_step, step, "reverse_step"),
+        (check_reverse_step, lambda x, t, e, s, z: reverse_step(x, t, e, s, z=z), "reverse_step"),
+        (check_predict_x0, one_shot, "predict_x0"),
+        (check_predict_x0, predict_x0, "predict_x0"),
+        (check_sampling_loop, loop, "sampling_loop"),
+        (check_sampling_loop, lambda m, s, x, g: ddpm_sample(m, s, x_T=x, generator=g), "sampling_loop"),
+    ],
+)
+def test_a_correct_solution_passes_with_a_one_line_result(check, fn, name):
+    result = check(fn)
+    assert isinstance(result, CheckResult) and result
+    assert result.exercise == name and result.cases >= 3
+    assert str(result) == repr(result) == f"✓ {name}: all {result.cases} cases match the reference"
+
+
+def test_coefficients_pass_on_a_floats_only_solution():
+    # a reader may return Python floats; the check must accept them for an int t
+    def floats(s, t):
+        if isinstance(t, int):
+            return tuple(float(v) for v in coefficients(s, t))
+        return coefficients(s, t)
+
+    assert check_coefficients(floats)
+
+
+def test_a_loop_that_draws_z_at_t_1_but_zeroes_it_passes():
+    # nothing is drawn after the last step, so an extra draw at t = 1 changes nothing
+    def draw_then_zero(x, t, g):
+        z = torch.randn(x.shape, generator=g)
+        return z if t > 1 else torch.zeros_like(z)
+
+    assert check_sampling_loop(make_loop(draw=draw_then_zero))
+
+
+# ---------------------------------------------------------------------------- the lesson's mistakes
+
+
+def test_alpha_bar_in_the_scaling_factor_is_named_in_the_coefficients():
+    err = failure(check_coefficients, lambda s, t: (1 / s.alpha_bar[t].sqrt(), *coefficients(s, t)[1:]))
+    assert isinstance(err, AssertionError)
+    assert str(err).startswith("✗ coefficients at t = 50: expected scale = 1.00014, got 1.00402")
+    assert "alpha_bar_t is the product of all alphas" in err.hint
+
+
+def test_alpha_bar_in_the_scaling_factor_is_named_in_the_reverse_step():
+    def wrong(x, t, eps, s, z):
+        return 1 / s.alpha_bar[t].sqrt() * (x - coefficients(s, t)[1] * eps) + (s.beta[t].sqrt() * z if t > 1 else 0)
+
+    err = failure(check_reverse_step, wrong)
+    assert err.case.startswith("t = 500")
+    assert "the scaling factor is 1/sqrt(alpha_t)" in str(err) and "alpha_bar" in err.hint
+
+
+def test_z_not_zero_at_t_1_is_named_in_the_reverse_step():
+    err = failure(check_reverse_step, noise_always)
+    assert err.case.startswith("t = 1 ")
+    assert "expected x_{t-1}[0, 0, 0] = " in err.problem
+    assert "at t = 1 no noise is added" in str(err) and "z = 0" in err.hint
+
+
+def test_dividing_by_sqrt_one_minus_alpha_bar_is_named_in_the_one_shot_estimate():
+    err = failure(
+        check_predict_x0, lambda x, t, e, s: (x - (1 - s.alpha_bar[t]).sqrt() * e) / (1 - s.alpha_bar[t]).sqrt()
+    )
+    assert err.case.startswith("t = 1 ")
+    assert "divide by sqrt(alpha_bar_t), not by sqrt(1 - alpha_bar_t)" in err.hint
+
+
+def test_looping_from_0_up_to_T_is_named():
+    err = failure(check_sampling_loop, make_loop(order=lambda T: range(0, T)))
+    assert "first model call was at t = 0" in err.problem
+    assert "from t = T down to t = 1" in err.hint and "range(schedule.T, 0, -1)" in err.hint
+
+
+def test_looping_from_1_up_to_T_is_named():
+    err = failure(check_sampling_loop, make_loop(order=lambda T: range(1, T + 1)))
+    assert "first model call was at t = 1, expected t = T = 1000" in err.problem
+    assert "from t = T down to t = 1" in err.hint
+
+
+def test_z_not_zero_at_t_1_is_named_in_the_loop():
+    err = failure(check_sampling_loop, make_loop(step_fn=noise_always))
+    assert err.case.endswith("step t = 1")
+    assert "the returned x_0" in err.problem and "at t = 1 no noise is added" in err.hint
+
+
+def test_alpha_bar_in_the_scaling_factor_is_named_in_the_loop():
+    def wrong_step(x, t, eps, s, z):
+        return 1 / s.alpha_bar[t].sqrt() * (x - coefficients(s, t)[1] * eps) + (s.beta[t].sqrt() * z if t > 1 else 0)
+
+    err = failure(check_sampling_loop, make_loop(step_fn=wrong_step))
+    assert err.case.endswith("step t = 1000")
+    assert "alpha_bar_t is the product of all alphas" in err.hint
+
+
+# ---------------------------------------------------------------------------- other wrong answers
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda s, t: (*coefficients(s, t)[:2], s.beta[t]), "beta_t itself is the variance"),
+        (lambda s, t: (coefficients(s, t)[0], s.beta[t] / (1 - s.alpha_bar[t]), s.sigma[t]), "keep the square root"),
+        (lambda s, t: (*coefficients(s, t)[:2], s.sigma_tilde[t]), "beta_tilde"),
+    ],
+)
+def test_other_coefficient_mistakes_get_their_own_hint(wrong, hint):
+    assert hint in failure(check_coefficients, wrong).hint
+
+
+def test_a_step_without_noise_for_t_above_1_is_named():
+    err = failure(check_reverse_step, lambda x, t, e, s, z: step(x, t, e, s, torch.zeros_like(z)))
+    assert "for t > 1 the step adds fresh noise" in err.hint
+
+
+@pytest.mark.parametrize(
+    ("check", "fn", "problem", "hint"),
+    [
+        (check_reverse_step, lambda x, t, e, s, z: None, "x_{t-1} is None", "forget to `return`"),
+        (check_predict_x0, lambda x, t, e, s: None, "x0_hat is None", "forget to `return`"),
+        (check_sampling_loop, lambda m, s, x, g: None, "x_0 is None", "forget to `return`"),
+        (check_reverse_step, lambda x, t, e, s, z: x.tolist(), "x_{t-1} is a list", "return a torch.Tensor"),
+        (check_reverse_step, lambda x, t, e, s, z: x[0], "has shape (8, 8), expected (1, 8, 8)", "keep the shape"),
+        (check_predict_x0, lambda x, t, e, s: x.mean(), "has shape (), expected (1, 8, 8)", "keep the shape"),
+        (check_coefficients, lambda s, t: None, "returned None", "return a tuple (scale, eps_coef, sigma)"),
+        (check_coefficients, lambda s, t: (1.0, 2.0), "returned a tuple of length 2", "return a tuple"),
+        (check_predict_x0, lambda x, t, e, s: x / 0 * 0, "non-finite", "division"),
+    ],
+)
+def test_missing_or_misshapen_results_get_a_clear_message(check, fn, problem, hint):
+    err = failure(check, fn)
+    assert problem in err.problem and hint in err.hint
+
+
+def test_an_exception_in_the_readers_function_becomes_a_failed_check():
+    def broken(x, t, eps, schedule, z):
+        raise NotImplementedError("TODO")
+
+    err = failure(check_reverse_step, broken)
+    assert err.problem == "your function raised NotImplementedError: TODO"
+    assert isinstance(err.__cause__, NotImplementedError)
+
+
+def test_a_loop_that_ignores_x_T_is_caught():
+    def fresh_start(model, schedule, x_T, generator):
+        return loop(model, schedule, torch.randn(x_T.shape, generator=generator), generator)
+
+    err = failure(check_sampling_loop, fresh_start)
+    assert "did not receive x_T" in err.problem and "start from the x_T you are given" in err.hint
+
+
+def test_a_loop_that_changes_x_T_in_place_is_caught():
+    def in_place(model, schedule, x_T, generator):
+        out = loop(model, schedule, x_T, generator)
+        x_T.mul_(0)
+        return out
+
+    assert "changed x_T in place" in failure(check_sampling_loop, in_place).problem
+
+
+def test_a_loop_with_a_global_schedule_fails_on_the_short_schedule():
+    book = cosine_schedule(1000)
+
+    def global_schedule(model, schedule, x_T, generator):
+        return loop(model, book, x_T, generator)
+
+    err = failure(check_sampling_loop, global_schedule)
+    assert "T = 10" in err.case and "first model call was at t = 1000, expected t = T = 10" in err.problem
+
+
+def test_a_loop_that_draws_z_from_the_global_generator_is_caught():
+    err = failure(check_sampling_loop, make_loop(draw=lambda x, t, g: torch.randn_like(x) if t > 1 else 0 * x))
+    assert err.case.endswith("step t = 1000") and "generator=generator" in err.hint
+
+
+def test_a_loop_that_calls_the_model_twice_per_step_is_caught():
+    def twice(model, schedule, x_T, generator):
+        x = x_T.clone()
+        for t in range(schedule.T, 0, -1):
+            model(x, t)
+            z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
+            x = step(x, t, model(x, t), schedule, z)
+        return x
+
+    err = failure(check_sampling_loop, twice)
+    assert "expected t = 999" in err.problem and "once per step" in err.hint
+
+
+@pytest.mark.parametrize("check", [check_coefficients, check_reverse_step, check_predict_x0, check_sampling_loop])
+def test_something_not_callable_is_a_value_error(check):
+    with pytest.raises(ValueError, match=r"fn must be the function to check \(a callable\), got 3 \(int\)"):
+        check(3)
+
+
+def test_a_short_schedule_works_and_a_too_short_one_is_refused():
+    short = cosine_schedule(20)
+    assert check_coefficients(coefficients, short) and check_reverse_step(step, short)
+    assert check_predict_x0(one_shot, short)
+    with pytest.raises(ValueError, match="schedule.T = 2 is too short"):
+        check_coefficients(coefficients, cosine_schedule(2))

@@ -1,0 +1,174 @@
+"""Performance figures for the package and the book, as ratios measured in one process.
+
+    python benchmarks/run.py           # the package: a few seconds to a minute
+    python benchmarks/run.py --book    # also the book's cold and unchanged builds (minutes)
+
+Goals: ddpm_sample at most 1.3x a minimal loop with every coefficient precomputed; a batch of
+64 at least 5x faster per image than 64 single calls; the book's cold build at most 90 s and an
+unchanged rebuild at most 8 s, executing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ddpm_sampling import cosine_schedule, ddpm_sample, ideal_denoiser, target_oracle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_of(fn, repeat: int) -> float:
+    """The fastest of ``repeat`` runs, in seconds: the least disturbed by other work on the machine."""
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def best_of_pair(fa, fb, repeat: int) -> tuple[float, float]:
+    """Like :func:`best_of` for two functions, alternated so that both meet the same machine load."""
+    fa(), fb()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, times in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return min(ta), min(tb)
+
+
+def minimal_loop(model, schedule, x_T: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Algorithm 2 with every coefficient a precomputed Python float, no checks, no snapshots."""
+    scale = schedule.scale.tolist()
+    eps_coef = schedule.eps_coef.tolist()
+    sigma = schedule.sigma.tolist()
+    x = x_T
+    for t in range(schedule.T, 0, -1):
+        x = scale[t] * (x - eps_coef[t] * model(x, t))
+        if t > 1:
+            x = x + sigma[t] * torch.randn(x.shape, generator=generator)
+    return x
+
+
+def bench_sampler(repeat: int) -> None:
+    s = cosine_schedule(1000)
+    print("## ddpm_sample against a minimal loop (T = 1000, target oracle)")
+    for batch in (1, 64):
+        target = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        oracle = target_oracle(target, s)
+        x_T = torch.randn(target.shape, generator=torch.Generator().manual_seed(1))
+
+        def package(x_T=x_T, oracle=oracle):
+            ddpm_sample(oracle, s, x_T=x_T, generator=torch.Generator().manual_seed(2))
+
+        def minimal(x_T=x_T, oracle=oracle):
+            minimal_loop(oracle, s, x_T, torch.Generator().manual_seed(2))
+
+        tp, tm = best_of_pair(package, minimal, repeat)
+        ratio = f"ratio {tp / tm:.2f}x (goal <= 1.3x)"
+        print(f"batch {batch:3d}: package {tp * 1e3:7.1f} ms, minimal {tm * 1e3:7.1f} ms, {ratio}")
+
+    print("## one batch of 64 against 64 single calls (T = 1000, target oracle)")
+    target = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    oracles = [target_oracle(target[i], s) for i in range(64)]
+    batched = target_oracle(target, s)
+
+    def one_batch():
+        ddpm_sample(batched, s, shape=(64, 1, 28, 28), generator=torch.Generator().manual_seed(3))
+
+    def single_calls():
+        for i in range(64):
+            ddpm_sample(oracles[i], s, shape=(1, 28, 28), generator=torch.Generator().manual_seed(i))
+
+    t_batch, t_single = best_of_pair(one_batch, single_calls, max(1, repeat // 2))
+    speedup = f"speed-up per image {t_single / t_batch:.1f}x (goal >= 5x)"
+    print(f"64 single calls {t_single:.2f} s, one batch {t_batch:.3f} s, {speedup}")
+
+
+def direct_ideal(x_t, t, data, schedule):
+    """The ideal denoiser written plainly: every difference image materialised, (B, N, D)."""
+    ab = schedule.alpha_bar.to(torch.float64)[t]
+    x = x_t.to(torch.float64).flatten(1)[:, None]
+    y = data.to(torch.float64).flatten(1)[None]
+    w = torch.softmax(-((x - ab.sqrt() * y) ** 2).sum(-1) / (2 * (1 - ab)), dim=1)
+    x0 = w @ y[0]
+    return ((x_t.to(torch.float64).flatten(1) - ab.sqrt() * x0) / (1 - ab).sqrt()).view_as(x_t).float()
+
+
+def bench_ideal(repeat: int) -> None:
+    s = cosine_schedule(1000)
+    B, N, D = 16, 2000, 784
+    data = torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    m = ideal_denoiser(data, s)
+    x = torch.randn(B, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    print(f"## ideal denoiser, {B} images against {N} training images of {D} pixels, one call at t = 500")
+    t_pkg = best_of(lambda: m(x, 500), repeat * 5)
+    t_dir = best_of(lambda: direct_ideal(x, 500, data, s), repeat)
+    print(f"package {t_pkg * 1e3:.2f} ms, direct broadcast {t_dir * 1e3:.1f} ms: {t_dir / t_pkg:.0f}x faster")
+    # its work is two (B x D) by (D x N) float64 matmuls; compare with the machine's own rate for them
+    a = torch.randn(B, D, dtype=torch.float64)
+    b = torch.randn(N, D, dtype=torch.float64)
+    t_mm = best_of(lambda: a @ b.T, repeat * 5)
+    flops = 2 * B * N * D
+    print(
+        f"float64 matmul of that size: {flops / t_mm / 1e9:.1f} GFLOP/s on this machine; "
+        f"the denoiser does 2 of them and runs at {2 * flops / t_pkg / 1e9:.1f} GFLOP/s "
+        f"({2 * t_mm / t_pkg:.0%} of the matmul rate)"
+    )
+
+
+def build(src: Path, label: str) -> tuple[float, int]:
+    """Build the book in ``src`` (cached execution); return seconds and chapters executed."""
+    env = dict(os.environ, FASHION_MNIST_ROOT=os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data")))
+    jb = Path(sys.executable).with_name("jupyter-book")
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [str(jb), "build", ".", "--path-output", "."], cwd=src, env=env, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - t0
+    if out.returncode:
+        print(out.stdout[-3000:], out.stderr[-3000:])
+        raise SystemExit(f"the {label} build failed")
+    executed = len(re.findall(r"Executing notebook", out.stdout + out.stderr))
+    return seconds, executed
+
+
+def bench_book() -> None:
+    print("## the book (a copy of the repository, fresh cache)")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "book"
+        ignore = shutil.ignore_patterns(".git", ".venv", "_build", "data", "__pycache__", ".pytest_cache")
+        shutil.copytree(ROOT, src, ignore=ignore)
+        cold, n_cold = build(src, "cold")
+        warm, n_warm = build(src, "unchanged")
+    print(f"cold build {cold:.1f} s executing {n_cold} chapters (goal <= 90 s)")
+    print(f"unchanged rebuild {warm:.1f} s executing {n_warm} chapters (goal <= 8 s, 0 chapters)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--book", action="store_true", help="also time the book's cold and unchanged builds")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the fastest counts")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    bench_sampler(args.repeat)
+    bench_ideal(args.repeat)
+    if args.book:
+        bench_book()
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,10 @@ def strict_config(source: Path, dest: Path) -> Path:
     execute = config.setdefault("execute", {})
     execute.update(execute_notebooks="force", raise_on_error=True, show_tb=True, allow_errors=False)
     execute.pop("cache", None)
+    # paths that jupyter-book resolves against the config file's folder must keep pointing into the book
+    local = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in local.items():
+        local[name] = str((source / path).resolve())
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(yaml.safe_dump(config, sort_keys=False))
     return dest

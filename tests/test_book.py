@@ -1,0 +1,135 @@
+"""The book build: it succeeds strictly, it fails loudly and names the chapter when a
+cell raises or a reference is broken, its exercise pages hold their figures, its
+skeleton cells are not run, and two executions print the same numbers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+from conftest import ROOT, build_failure
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.book
+
+#: Each exercise page and the least number of figures (PNG images) it must show.
+FIGURES = {
+    "setup": 2,
+    "ex1_coefficients": 1,
+    "ex2_one_step": 1,
+    "ex3_oneshot_vs_multistep": 3,
+    "ex4_sampling_loop": 3,
+}
+CHAPTERS = ["setup", "ex1_coefficients", "ex2_one_step", "ex3_oneshot_vs_multistep", "ex4_sampling_loop"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+HEADER = (ROOT / "book" / "setup.md").read_text().split("---\n", 2)[1]
+
+
+def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
+    """A book in ``root`` with the real book's execution settings and the given chapters
+    (name -> MyST body, each made a notebook with the real chapters' jupytext header)."""
+    real = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = {"title": "tiny", "only_build_toc_files": True, "execute": real["execute"]}
+    (root / "book").mkdir(parents=True)
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    names = list(chapters)
+    toc = {"format": "jb-book", "root": f"book/{names[0]}", "chapters": [{"file": f"book/{n}"} for n in names[1:]]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    for name, body in chapters.items():
+        (root / "book" / f"{name}.md").write_text(f"---\n{HEADER}---\n\n{body}")
+    return root
+
+
+def test_strict_build_succeeds(book_html):
+    for name in ["intro", *CHAPTERS, "takeaways", "exec_stats", "api"]:
+        assert (book_html / "book" / f"{name}.html").is_file(), f"{name}.html is missing"
+    assert not list((book_html / "reports").glob("*.log")), "a chapter left an execution error report"
+
+
+def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path):
+    src = tiny_book(
+        tmp_path / "src",
+        {
+            "start": "# Start\n",
+            "bad_chapter": "# Bad\n\n```{code-cell} ipython3\n"
+            "x = 1\n```\n\n```{code-cell} ipython3\nraise ZeroDivisionError('planted')\n```\n",
+        },
+    )
+    proc = build_book(src, tmp_path / "out")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, build_failure(proc)
+    assert "bad_chapter" in output, build_failure(proc)
+    assert "ZeroDivisionError" in output and "planted" in output, "the traceback is not shown\n" + build_failure(proc)
+    assert list((tmp_path / "out" / "_build" / "html" / "reports").glob("*bad_chapter*")), "no execution report"
+
+
+def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):
+    src = tiny_book(tmp_path / "src", {"start": "# Start\n", "dangling": "# Dangling\n\nSee {ref}`no-such-label`.\n"})
+    proc = build_book(src, tmp_path / "out")
+    assert proc.returncode != 0, build_failure(proc)
+    assert re.search(r"dangling\.md:\d+: WARNING: .*no-such-label", proc.stdout + proc.stderr), build_failure(proc)
+
+
+def page_pngs(html_file: Path) -> list[Path]:
+    """The PNG files an HTML page shows through <img src=...>, resolved next to the page."""
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]+\.png)"', html_file.read_text())
+    return [(html_file.parent / src).resolve() for src in sources]
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_each_exercise_page_shows_its_figures(book_html, name):
+    pngs = page_pngs(book_html / "book" / f"{name}.html")
+    assert len(pngs) >= FIGURES[name], f"{name}: expected at least {FIGURES[name]} figures, found {len(pngs)}"
+    for png in pngs:
+        data = png.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 2000, f"{png} is not a real figure"
+
+
+def test_the_trajectory_animation_plays_without_a_kernel(book_html):
+    page = (book_html / "book" / "ex4_sampling_loop.html").read_text()
+    frames = re.findall(r"data:image/png;base64,", page)
+    assert len(frames) >= 20, f"the animation holds {len(frames)} frames"
+    assert "<script" in page and "anim" in page
+
+
+def executed(book_html: Path, name: str) -> nbformat.NotebookNode:
+    return nbformat.read(book_html.parent / "jupyter_execute" / "book" / f"{name}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("name", CHAPTERS[1:])
+def test_skeletons_are_not_run_and_solutions_are(book_html, name):
+    cells = [c for c in executed(book_html, name).cells if c.cell_type == "code"]
+    tagged = {tag: [c for c in cells if tag in c.metadata.get("tags", [])] for tag in ("skeleton", "solution")}
+    assert tagged["skeleton"] and len(tagged["skeleton"]) == len(tagged["solution"])
+    assert all(c.execution_count is None and not c.outputs for c in tagged["skeleton"])
+    assert all(c.execution_count is not None for c in tagged["solution"])
+
+
+def printed_text(nb: nbformat.NotebookNode) -> list[str]:
+    """Every text the notebook printed or returned, cell by cell, leaving out cells tagged ``timing``."""
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "timing" in cell.metadata.get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text") or out.get("data", {}).get("text/plain", ""))
+    return texts
+
+
+def test_a_second_execution_prints_the_same_numbers(book_html, tmp_path):
+    """Run every chapter again in a fresh kernel; every printed value and glued number must match."""
+    for name in [p.stem for p in sorted((ROOT / "book").glob("*.md"))]:
+        path = ROOT / "book" / f"{name}.md"
+        if not (book_html.parent / "jupyter_execute" / "book" / f"{name}.ipynb").is_file():
+            continue  # not a notebook
+        nb = jupytext.read(path)
+        shutil.copy(path, tmp_path / path.name)
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+        assert printed_text(nb) == printed_text(executed(book_html, name)), f"{name} printed different values"

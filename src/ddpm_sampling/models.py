@@ -61,6 +61,8 @@ class NoisyModel:
 
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         eps = self.model(x_t, t)
+        if isinstance(self.generator, (list, tuple)):  # one generator per image: the batch must match
+            check_generator(self.generator, eps)
         return eps + self.level * randn_like_batch(eps, self.generator)
 
     def __repr__(self) -> str:

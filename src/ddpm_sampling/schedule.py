@@ -108,9 +108,11 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float | None = 0.
     """
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"T = {T!r} is not a valid number of steps; T must be an int >= 1")
-    if not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
+    if isinstance(s, bool) or not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
         raise ValueError(f"s = {s!r} is not valid; the cosine offset s must be a finite number > 0")
-    if max_beta is not None and not (isinstance(max_beta, (int, float)) and 0 < max_beta <= 1):
+    if max_beta is not None and (
+        isinstance(max_beta, bool) or not (isinstance(max_beta, (int, float)) and 0 < max_beta <= 1)
+    ):
         raise ValueError(f"max_beta = {max_beta!r} is outside the valid range (0, 1] (or None for no clipping)")
     return Schedule.from_alpha_bar(cosine_alpha_bar(T, s), max_beta=max_beta)
 

@@ -3,14 +3,10 @@ r"""Self-checks for the book's four exercises.
 Each ``check_*`` runs the reader's function on several fixed, seeded cases and compares
 it with the package's reference implementation:
 
-=========================  ==============================================================
-check                      the reader's function
-=========================  ==============================================================
-:func:`check_coefficients`   ``fn(schedule, t) -> (scale, eps_coef, sigma)`` (Exercise 1)
-:func:`check_reverse_step`   ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2)
-:func:`check_predict_x0`     ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3)
-:func:`check_sampling_loop`  ``fn(model, schedule, x_T, generator) -> x_0`` (Exercise 4)
-=========================  ==============================================================
+- :func:`check_coefficients`: ``fn(schedule, t) -> (scale, eps_coef, sigma)`` (Exercise 1);
+- :func:`check_reverse_step`: ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2);
+- :func:`check_predict_x0`: ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3);
+- :func:`check_sampling_loop`: ``fn(model, schedule, x_T, generator) -> x_0`` (Exercise 4).
 
 On success a check returns a :class:`CheckResult`, which shows as one line in a
 notebook (``✓ reverse_step: all 9 cases match the reference``). On the first wrong
@@ -198,7 +194,7 @@ def _describe(t: int, shape: tuple[int, ...], extra: str = "") -> str:
 
 
 def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
-    r"""Check ``fn(schedule, t) -> (scale, eps_coef, sigma)`` against :func:`reverse_coefficients`.
+    r"""Check ``fn(schedule, t) -> (scale, eps_coef, sigma)`` against ``ddpm_sampling.reverse_coefficients``.
 
     ``scale`` is :math:`1/\sqrt{\alpha_t}`, ``eps_coef`` is :math:`\beta_t/\sqrt{1-\bar\alpha_t}`
     and ``sigma`` is :math:`\sqrt{\beta_t}`. Cases: t = 1, 2, 50, 500, 800, 950, T - 1 and

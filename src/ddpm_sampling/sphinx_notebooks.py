@@ -13,7 +13,7 @@ cell tagged ``solution``. Its convention: each exercise has a ``skeleton`` cell 
     ``skeleton`` cells kept (without ``skip-execution``) and all outputs cleared. A
     skeleton cell whose metadata has ``check: <expression>`` (in MyST: a ``:check:``
     option, e.g. ``check_reverse_step(reverse_step)``) is followed by a code cell running
-    that self-check from :mod:`ddpm_sampling.exercises`; cells tagged ``check`` in the
+    that self-check from ``ddpm_sampling.exercises``; cells tagged ``check`` in the
     chapter are kept as they are.
 
 Both start with an install cell (tagged ``install``) that installs the package from the

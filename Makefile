@@ -19,8 +19,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data: venv
 	PYTHON=$(PY) scripts/get-data.sh
 
-book: venv data
-	$(BIN)/jupyter-book build . --path-output . 
+# jupyter-cache keys on cell source only, so a change under src/ clears the cache and
+# Sphinx's saved state: the next build re-reads and re-executes every chapter. An
+# unchanged rebuild executes nothing.
+SRC_PY := $(shell find src -name '*.py' 2>/dev/null)
+_build/.src-stamp: $(SRC_PY)
+	rm -rf _build/.jupyter_cache _build/.doctrees
+	mkdir -p _build && touch $@
+
+book: venv data _build/.src-stamp
+	$(BIN)/jupyter-book build . --path-output .
 
 lint: venv
 	$(BIN)/ruff check .

@@ -17,8 +17,8 @@ from torch import Tensor
 
 from .schedule import Schedule, error_gain
 
-#: rcParams shared by every figure of the book: white background and dark ink, which
-#: reads in the light theme and inside the light box the dark theme draws around images.
+#: The rcParams of every figure of the book. A white background and dark ink read in the
+#: light theme and inside the light box that the dark theme draws around images.
 BOOK_STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
@@ -191,3 +191,65 @@ def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | N
     ax.set_ylabel("gain (log scale)")
     _mark_end(ax, schedule)
     return ax.figure
+
+
+def trajectory_animation(
+    snapshots: dict[int, Tensor],
+    x0_hats: dict[int, Tensor] | None = None,
+    interval: int = 250,
+    size: float = 1.9,
+    dpi: int = 72,
+) -> str:
+    """The trajectory as a self-contained HTML animation (play, pause, scrub), with no kernel
+    and no network needed: every frame is a PNG inside the page's own JavaScript.
+
+    One frame per snapshot, noisiest first; with ``x0_hats``, the predicted clean image
+    at the same time is drawn beside x_t. Keep to a few dozen frames: each one is
+    stored in the page. Returns the HTML, for ``IPython.display.HTML``.
+    """
+    from matplotlib.animation import FuncAnimation
+
+    ts = sorted(snapshots, reverse=True)
+    if not ts:
+        raise ValueError("snapshots is empty; the animation needs at least one frame")
+    cols = 1 if x0_hats is None else 2
+    with plt.rc_context({**BOOK_STYLE, "figure.dpi": dpi, "savefig.dpi": dpi}):
+        fig, axes = plt.subplots(1, cols, figsize=(size * cols, size + 0.5), squeeze=False)
+        axes = axes[0]
+
+        def draw(i: int) -> list:
+            t = ts[i]
+            for ax in axes:
+                ax.clear()
+            show_image(axes[0], snapshots[t], f"$x_{{{t}}}$")
+            if x0_hats is not None:
+                show_image(axes[1], x0_hats[t], rf"$\hat x_0$ at t={t}")
+            return list(axes)
+
+        anim = FuncAnimation(fig, draw, frames=len(ts), interval=interval, blit=False)
+        out = anim.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return out
+
+
+def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
+    r"""Two panels over t = 0..T: the signal and noise fractions :math:`\bar\alpha_t` and
+    :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis."""
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    t = torch.arange(schedule.T + 1)
+    ax = axes[0]
+    ax.plot(t, schedule.alpha_bar, color=COLORS["gain"], lw=2, label=r"signal $\bar\alpha_t$")
+    ax.plot(t, 1 - schedule.alpha_bar, color="#6e7781", lw=1.5, ls="--", label=r"noise $1-\bar\alpha_t$")
+    ax.set_title(r"signal and noise fractions")
+    ax.set_ylabel("fraction of variance")
+    ax.legend(loc="center left", fontsize=9)
+    ax = axes[1]
+    ax.plot(t[1:], schedule.beta[1:], color=COLORS["sigma"], lw=2)
+    ax.set_yscale("log")
+    ax.set_title(r"per-step variance $\beta_t$")
+    ax.set_ylabel(r"$\beta_t$ (log scale)")
+    for ax in axes:
+        _mark_end(ax, schedule)
+    return axes[0].figure

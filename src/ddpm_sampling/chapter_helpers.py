@@ -1,0 +1,60 @@
+"""Small helpers that keep the book's cells short: seeded generators, the MSE, a table
+that renders in a notebook and on the page, and gluing a figure without showing it twice.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A fresh CPU ``torch.Generator`` seeded with ``seed``: every random draw of the book goes through one."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed = {seed!r} is outside the valid range: an int >= 0")
+    return torch.Generator().manual_seed(seed)
+
+
+def mse(a: Tensor, b: Tensor) -> float:
+    """The mean squared difference of two tensors of the same shape, as a Python float."""
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float(((a.double() - b.double()) ** 2).mean())
+
+
+class Table:
+    """Rows of values under a header, shown as an HTML table in notebooks and in the book.
+
+    ``formats`` gives one format spec per column (e.g. ``"d"``, ``".6f"``).
+    """
+
+    def __init__(self, header: Sequence[str], rows: Sequence[Sequence[object]], formats: Sequence[str]):
+        if len(header) != len(formats) or any(len(row) != len(header) for row in rows):
+            raise ValueError(f"every row and the formats need {len(header)} entries, one per column of the header")
+        self.header, self.formats = list(header), list(formats)
+        self.rows = [[format(value, spec) for value, spec in zip(row, formats)] for row in rows]
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self.rows)
+        return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def __repr__(self) -> str:
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]
+        lines = [" | ".join(h.rjust(w) for h, w in zip(self.header, widths))]
+        lines += [" | ".join(v.rjust(w) for v, w in zip(row, widths)) for row in self.rows]
+        return "\n".join(lines)
+
+
+def glue_figure(name: str, fig: Figure) -> None:
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` with a caption, and close it so
+    that the cell does not show it a second time."""
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

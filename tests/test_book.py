@@ -34,7 +34,12 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
     """A book in ``root`` with the real book's execution settings and the given chapters
     (name -> MyST body, each made a notebook with the real chapters' jupytext header)."""
     real = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config = {"title": "tiny", "only_build_toc_files": True, "execute": real["execute"]}
+    config = {
+        "title": "tiny",
+        "only_build_toc_files": True,
+        "execute": real["execute"],
+        "sphinx": {"extra_extensions": ["ddpm_sampling.sphinx_reports"]},
+    }
     (root / "book").mkdir(parents=True)
     (root / "_config.yml").write_text(yaml.safe_dump(config))
     names = list(chapters)
@@ -65,6 +70,9 @@ def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path)
     assert proc.returncode != 0, build_failure(proc)
     assert "bad_chapter" in output, build_failure(proc)
     assert "ZeroDivisionError" in output and "planted" in output, "the traceback is not shown\n" + build_failure(proc)
+    report = tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log"
+    assert report.is_file(), "the execution report is not on disk\n" + build_failure(proc)
+    assert "planted" in report.read_text()
 
 
 def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export FASHION_MNIST_ROOT ?= $(CURDIR)/data
 
-.PHONY: book test lint data venv clean
+.PHONY: book test lint data venv notebooks clean
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ _build/.src-stamp: $(SRC_PY)
 
 book: venv data _build/.src-stamp
 	$(BIN)/jupyter-book build . --path-output .
+
+# The student notebooks committed for Colab, written from the chapters (a test fails if they drift).
+notebooks: venv
+	$(PY) -m ddpm_sampling.sphinx_notebooks
 
 lint: venv
 	$(BIN)/ruff check .

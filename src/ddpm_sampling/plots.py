@@ -7,6 +7,7 @@ images go beyond that range and are drawn saturated (the data is not changed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -60,7 +61,7 @@ def _as_hw(img: Tensor) -> Tensor:
 
 def show_image(ax: Axes, img: Tensor, title: str = "") -> None:
     """Draw one gray image in [-1, 1] on ``ax``, without ticks."""
-    ax.imshow(_as_hw(img), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.imshow(_as_hw(img).numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_title(title)
     ax.set_axis_off()
 
@@ -148,7 +149,7 @@ def coefficient_panels(
         with plt.rc_context(BOOK_STYLE):
             fig, axes = plt.subplots(3, 1, figsize=(7.5, 8.4), sharex=True)
     fig = axes[0].figure
-    t = torch.arange(1, schedule.T + 1)
+    t = torch.arange(1, schedule.T + 1).numpy()
     panels = [
         ("scale", r"scaling factor: $1/\sqrt{\alpha_t} - 1$", lambda s: s.scale[1:] - 1),
         ("eps_coef", r"noise correction: $\beta_t/\sqrt{1-\bar\alpha_t}$", lambda s: s.eps_coef[1:]),
@@ -156,9 +157,9 @@ def coefficient_panels(
     ]
     for ax, (key, title, value) in zip(axes, panels):
         if unclipped is not None:
-            ax.plot(t, value(unclipped), color="#6e7781", ls="--", lw=1.2, label="unclipped")
+            ax.plot(t, value(unclipped).numpy(), color="#6e7781", ls="--", lw=1.2, label="unclipped")
         label = f"clipped at {schedule.max_beta}" if schedule.max_beta is not None else "unclipped"
-        ax.plot(t, value(schedule), color=COLORS[key], lw=2, label=label)
+        ax.plot(t, value(schedule).numpy(), color=COLORS[key], lw=2, label=label)
         ax.set_yscale("log")
         ax.set_title(title)
         ax.set_ylabel("value (log scale)")
@@ -174,9 +175,9 @@ def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | N
     if ax is None:
         with plt.rc_context(BOOK_STYLE):
             fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    t = torch.arange(1, schedule.T + 1)
+    t = torch.arange(1, schedule.T + 1).numpy()
     gain = error_gain(schedule)
-    ax.plot(t, gain, color=COLORS["gain"], lw=2)
+    ax.plot(t, gain.numpy(), color=COLORS["gain"], lw=2)
     for m in mark_t:
         ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
         ax.annotate(
@@ -229,7 +230,9 @@ def trajectory_animation(
         anim = FuncAnimation(fig, draw, frames=len(ts), interval=interval, blit=False)
         out = anim.to_jshtml(default_mode="once")
     plt.close(fig)
-    return out
+    # matplotlib links Font Awesome from a CDN for the button icons; the site ships its own copy
+    # (the theme's), and a page that reaches off its host is not complete offline
+    return re.sub(r"<link[^>]*font-awesome[^>]*>\n?", "", out)
 
 
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
@@ -238,15 +241,15 @@ def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Fig
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    t = torch.arange(schedule.T + 1)
+    t = torch.arange(schedule.T + 1).numpy()
     ax = axes[0]
-    ax.plot(t, schedule.alpha_bar, color=COLORS["gain"], lw=2, label=r"signal $\bar\alpha_t$")
-    ax.plot(t, 1 - schedule.alpha_bar, color="#6e7781", lw=1.5, ls="--", label=r"noise $1-\bar\alpha_t$")
+    ax.plot(t, schedule.alpha_bar.numpy(), color=COLORS["gain"], lw=2, label=r"signal $\bar\alpha_t$")
+    ax.plot(t, (1 - schedule.alpha_bar).numpy(), color="#6e7781", lw=1.5, ls="--", label=r"noise $1-\bar\alpha_t$")
     ax.set_title(r"signal and noise fractions")
     ax.set_ylabel("fraction of variance")
     ax.legend(loc="center left", fontsize=9)
     ax = axes[1]
-    ax.plot(t[1:], schedule.beta[1:], color=COLORS["sigma"], lw=2)
+    ax.plot(t[1:], schedule.beta[1:].numpy(), color=COLORS["sigma"], lw=2)
     ax.set_yscale("log")
     ax.set_title(r"per-step variance $\beta_t$")
     ax.set_ylabel(r"$\beta_t$ (log scale)")

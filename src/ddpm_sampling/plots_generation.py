@@ -29,7 +29,7 @@ def sample_pairs(
         raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
     bands = -(-n // ncols)
     with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(2 * bands, ncols, figsize=(1.45 * ncols, 3.3 * bands), squeeze=False)
+        fig, axes = plt.subplots(2 * bands, ncols, figsize=(1.0 * ncols, 2.5 * bands), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
@@ -49,11 +49,12 @@ def x0_hat_rows(
     ts = sorted(x0_hats, reverse=True)
     with plt.rc_context(BOOK_STYLE):
         fig, axes = plt.subplots(
-            len(rows), len(ts), figsize=(1.2 * len(ts) + 1.2, 1.3 * len(rows) + 0.6), squeeze=False
+            len(rows), len(ts), figsize=(0.72 * len(ts) + 0.8, 0.8 * len(rows) + 0.6), squeeze=False
         )
     for r, (b, label) in enumerate(zip(rows, row_labels)):
         for c, t in enumerate(ts):
             show_image(axes[r, c], x0_hats[t][b], f"t={t}" if r == 0 else "")
+            axes[r, c].title.set_fontsize(8)
         axes[r, 0].set_axis_on()
         axes[r, 0].set_xticks([])
         axes[r, 0].set_yticks([])
@@ -71,7 +72,7 @@ def decision_plot(
     Right: per sample, the t from which on its class and its training image stay fixed."""
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), width_ratios=[1.4, 1])
+            fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), width_ratios=[1.3, 1])
     T = top_weight.shape[0] - 1
     t = torch.arange(1, T + 1)
     ax = axes[0]
@@ -125,7 +126,7 @@ def fewer_steps_figure(
     distance: dict[str, Sequence[float]],
     agree: Sequence[float],
     samples: dict[str, Sequence[Tensor]],
-    ncols: int = 6,
+    ncols: int = 4,
 ) -> Figure:
     """Time and quality against the number of steps (top) and the samples at each count (below).
 
@@ -134,20 +135,20 @@ def fewer_steps_figure(
     """
     names = list(seconds)
     with plt.rc_context(BOOK_STYLE):
-        fig = plt.figure(figsize=(12, 4.2 + 1.0 * len(steps)))
-        top, bottom = fig.subfigures(2, 1, height_ratios=[4.2, 1.0 * len(steps)])
+        fig = plt.figure(figsize=(9, 3.8 + 0.95 * len(steps)))
+        top, bottom = fig.subfigures(2, 1, height_ratios=[3.8, 0.95 * len(steps)])
         ax_t, ax_q = top.subplots(1, 2)
         panels = bottom.subfigures(1, len(names))
     for color, name in zip(SERIES_COLORS, names):
         ax_t.plot(steps, seconds[name], "o-", color=color, label=name)
-        ax_q.plot(steps, distance[name], "o-", color=color, label=f"{name}: RMS distance to nearest training image")
+        ax_q.plot(steps, distance[name], "o-", color=color, label=f"{name}: RMS distance to nearest")
     ax_q.plot(
         steps, [1 - a for a in agree], "s:", color=SERIES_COLORS[2], label="DDIM: share not on the 1000-step image"
     )
     for ax in (ax_t, ax_q):
         ax.set_xscale("log")
         ax.set_xlabel("number of steps")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="center" if ax is ax_q else "upper left")
     ax_t.set_yscale("log")
     ax_t.set_ylabel("seconds per sample (log scale)")
     ax_t.set_title("Time")
@@ -165,5 +166,5 @@ def fewer_steps_figure(
             axes[r, 0].set_yticks([])
             axes[r, 0].grid(False)
             axes[r, 0].set_ylabel(f"{s} steps", fontsize=8, rotation=0, ha="right", va="center")
-        panel.suptitle(f"{name} samples, same start $x_T$ in every row", fontsize=10)
+        panel.suptitle(f"{name}, same $x_T$ in every row", fontsize=10)
     return fig

@@ -43,25 +43,45 @@ def noise_always(x_t, t, eps, schedule, z):
     return scale * (x_t - coef * eps) + sigma * z
 
 
-def loop(model, schedule, x_T, generator):
-    x = x_T.clone()
+def loop(model, schedule, shape, snapshot_timesteps, generator):
+    x = torch.randn(shape, generator=generator)
+    snapshots = {schedule.T: x.clone()} if schedule.T in snapshot_timesteps else {}
     for t in range(schedule.T, 0, -1):
         eps = model(x, t)
         z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
         x = step(x, t, eps, schedule, z)
-    return x
+        if t - 1 in snapshot_timesteps:
+            snapshots[t - 1] = x.clone()
+    return x, snapshots
 
 
-def make_loop(*, order=None, step_fn=step, draw=None):
-    """A sampling loop with one thing changed: the timesteps, the step or how z is drawn."""
+def make_loop(*, order=None, step_fn=step, draw=None, start=None):
+    """A sampling loop with one thing changed: the timesteps, the step, how z or how x_T is drawn."""
 
-    def sample(model, schedule, x_T, generator):
-        x = x_T.clone()
+    def sample(model, schedule, shape, snapshot_timesteps, generator):
+        x = start(shape, generator) if start else torch.randn(shape, generator=generator)
+        snapshots = {schedule.T: x.clone()} if schedule.T in snapshot_timesteps else {}
         for t in order(schedule.T) if order else range(schedule.T, 0, -1):
             eps = model(x, t)
             z = draw(x, t, generator) if draw else torch.randn(x.shape, generator=generator)
             x = step_fn(x, t, eps, schedule, z)
-        return x
+            if t - 1 in snapshot_timesteps:
+                snapshots[t - 1] = x.clone()
+        return x, snapshots
+
+    return sample
+
+
+def with_snapshots(store):
+    """The correct loop, but snapshots kept by ``store(snapshots, t, x_before, x_after, asked)``."""
+
+    def sample(model, schedule, shape, snapshot_timesteps, generator):
+        x, snapshots = torch.randn(shape, generator=generator), {}
+        for t in range(schedule.T, 0, -1):
+            z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
+            before, x = x, step(x, t, model(x, t), schedule, z)
+            store(snapshots, t, before, x, snapshot_timesteps)
+        return x, snapshots
 
     return sample
 
@@ -85,7 +105,11 @@ def failure(check, fn) -> CheckFailed:
         (check_predict_x0, one_shot, "predict_x0"),
         (check_predict_x0, predict_x0, "predict_x0"),
         (check_sampling_loop, loop, "sampling_loop"),
-        (check_sampling_loop, lambda m, s, x, g: ddpm_sample(m, s, x_T=x, generator=g), "sampling_loop"),
+        (
+            check_sampling_loop,
+            lambda m, s, shape, ts, g: ddpm_sample(m, s, shape=shape, snapshot_timesteps=ts, generator=g),
+            "sampling_loop",
+        ),
     ],
 )
 def test_a_correct_solution_passes_with_a_one_line_result(check, fn, name):
@@ -200,7 +224,8 @@ def test_a_step_without_noise_for_t_above_1_is_named():
     [
         (check_reverse_step, lambda x, t, e, s, z: None, "x_{t-1} is None", "forget to `return`"),
         (check_predict_x0, lambda x, t, e, s: None, "x0_hat is None", "forget to `return`"),
-        (check_sampling_loop, lambda m, s, x, g: None, "x_0 is None", "forget to `return`"),
+        (check_sampling_loop, lambda m, s, sh, ts, g: (None, {}), "x_0 is None", "forget to `return`"),
+        (check_sampling_loop, lambda m, s, sh, ts, g: None, "returned None", "return the pair (x_0, snapshots)"),
         (check_reverse_step, lambda x, t, e, s, z: x.tolist(), "x_{t-1} is a list", "return a torch.Tensor"),
         (check_reverse_step, lambda x, t, e, s, z: x[0], "has shape (8, 8), expected (1, 8, 8)", "keep the shape"),
         (check_predict_x0, lambda x, t, e, s: x.mean(), "has shape (), expected (1, 8, 8)", "keep the shape"),
@@ -214,6 +239,17 @@ def test_missing_or_misshapen_results_get_a_clear_message(check, fn, problem, hi
     assert problem in err.problem and hint in err.hint
 
 
+def test_a_todo_left_in_place_is_named():
+    def skeleton(model, schedule, shape, snapshot_timesteps, generator):
+        x = ...
+        return x.clone(), {}
+
+    assert failure(check_sampling_loop, skeleton).hint == "a TODO is still `...`: replace each `...` with your code"
+    err = failure(check_coefficients, lambda s, t: (..., ..., ...))
+    assert err.problem == "scale is `...`" and "replace each `...`" in err.hint
+    assert "replace each `...`" in failure(check_predict_x0, lambda x, t, e, s: ...).hint
+
+
 def test_an_exception_in_the_readers_function_becomes_a_failed_check():
     def broken(x, t, eps, schedule, z):
         raise NotImplementedError("TODO")
@@ -223,28 +259,87 @@ def test_an_exception_in_the_readers_function_becomes_a_failed_check():
     assert isinstance(err.__cause__, NotImplementedError)
 
 
-def test_a_loop_that_ignores_x_T_is_caught():
-    def fresh_start(model, schedule, x_T, generator):
-        return loop(model, schedule, torch.randn(x_T.shape, generator=generator), generator)
-
-    err = failure(check_sampling_loop, fresh_start)
-    assert "did not receive x_T" in err.problem and "start from the x_T you are given" in err.hint
+def test_a_loop_that_draws_x_T_from_the_global_generator_is_caught():
+    err = failure(check_sampling_loop, make_loop(start=lambda shape, g: torch.randn(shape)))
+    assert "did not receive x_T, the first draw from the generator" in err.problem
+    assert "draw x_T = torch.randn(shape, generator=generator) first" in err.hint
 
 
-def test_a_loop_that_changes_x_T_in_place_is_caught():
-    def in_place(model, schedule, x_T, generator):
-        out = loop(model, schedule, x_T, generator)
-        x_T.mul_(0)
-        return out
+def test_a_loop_that_draws_a_z_before_x_T_is_caught():
+    def late_start(shape, g):
+        torch.randn(shape, generator=g)
+        return torch.randn(shape, generator=g)
 
-    assert "changed x_T in place" in failure(check_sampling_loop, in_place).problem
+    assert "before any z" in failure(check_sampling_loop, make_loop(start=late_start)).hint
+
+
+def test_a_loop_that_returns_only_x_0_is_caught():
+    err = failure(check_sampling_loop, lambda *args: loop(*args)[0])
+    assert err.problem == "the function returned a Tensor" and "(x_0, snapshots)" in err.hint
+
+
+def test_snapshots_taken_before_the_step_lack_t_0():
+    def before(snapshots, t, x_before, x_after, asked):
+        if t in asked:
+            snapshots[t] = x_before.clone()
+
+    err = failure(check_sampling_loop, with_snapshots(before))
+    assert "snapshots lacks t = 0 (asked for [1000, 900, 500, 100, 2, 1, 0]" in err.problem
+    assert "under 0 after the last step" in err.hint
+
+
+def test_a_snapshot_one_step_late_is_named():
+    def late(snapshots, t, x_before, x_after, asked):
+        if t in asked:
+            snapshots[t] = x_after.clone()
+        if t == 1 and 0 in asked:
+            snapshots[0] = x_after.clone()
+
+    err = failure(check_sampling_loop, with_snapshots(late))
+    assert "(x at t = 1000)" in err.problem and "snapshots[1000] holds x_999, one step too late" in err.hint
+
+
+def test_snapshots_that_share_memory_with_an_updated_x_are_caught():
+    def in_place(model, schedule, shape, snapshot_timesteps, generator):
+        x = torch.randn(shape, generator=generator)
+        snapshots = {schedule.T: x}
+        for t in range(schedule.T, 0, -1):
+            z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
+            x.copy_(step(x, t, model(x, t), schedule, z))
+            if t - 1 in snapshot_timesteps:
+                snapshots[t - 1] = x
+        return x, snapshots
+
+    err = failure(check_sampling_loop, in_place)
+    assert "snapshots[1000] holds the final x_0" in err.hint and "x.clone()" in err.hint
+
+
+def test_snapshots_must_be_exactly_the_asked_timesteps_in_a_dict():
+    def every(snapshots, t, x_before, x_after, asked):
+        snapshots[t - 1] = x_after.clone()
+
+    err = failure(check_sampling_loop, with_snapshots(every))
+    assert "snapshots lacks t = 1000" in err.problem
+
+    def as_list(*args):
+        x, snapshots = loop(*args)
+        return x, list(snapshots.values())
+
+    err = failure(check_sampling_loop, as_list)
+    assert err.problem == "snapshots is a list" and "dict {t: x_t}" in err.hint
+
+    def extra(model, schedule, shape, snapshot_timesteps, generator):
+        x, snapshots = loop(model, schedule, shape, snapshot_timesteps, generator)
+        return x, snapshots | {schedule.T - 1: x}
+
+    assert "snapshots has t = 999, which was not asked for" in failure(check_sampling_loop, extra).problem
 
 
 def test_a_loop_with_a_global_schedule_fails_on_the_short_schedule():
     book = cosine_schedule(1000)
 
-    def global_schedule(model, schedule, x_T, generator):
-        return loop(model, book, x_T, generator)
+    def global_schedule(model, schedule, shape, snapshot_timesteps, generator):
+        return loop(model, book, shape, snapshot_timesteps, generator)
 
     err = failure(check_sampling_loop, global_schedule)
     assert "T = 10" in err.case and "first model call was at t = 1000, expected t = T = 10" in err.problem
@@ -256,13 +351,13 @@ def test_a_loop_that_draws_z_from_the_global_generator_is_caught():
 
 
 def test_a_loop_that_calls_the_model_twice_per_step_is_caught():
-    def twice(model, schedule, x_T, generator):
-        x = x_T.clone()
+    def twice(model, schedule, shape, snapshot_timesteps, generator):
+        x = torch.randn(shape, generator=generator)
         for t in range(schedule.T, 0, -1):
             model(x, t)
             z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
             x = step(x, t, model(x, t), schedule, z)
-        return x
+        return x, {}
 
     err = failure(check_sampling_loop, twice)
     assert "expected t = 999" in err.problem and "once per step" in err.hint

@@ -6,7 +6,8 @@ it with the package's reference implementation:
 - :func:`check_coefficients`: ``fn(schedule, t) -> (scale, eps_coef, sigma)`` (Exercise 1);
 - :func:`check_reverse_step`: ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2);
 - :func:`check_predict_x0`: ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3);
-- :func:`check_sampling_loop`: ``fn(model, schedule, x_T, generator) -> x_0`` (Exercise 4).
+- :func:`check_sampling_loop`: ``fn(model, schedule, shape, snapshot_timesteps, generator) -> (x_0, snapshots)``
+  (Exercise 4).
 
 On success a check returns a :class:`CheckResult`, which shows as one line in a
 notebook (``✓ reverse_step: all 9 cases match the reference``). On the first wrong
@@ -18,7 +19,7 @@ see, or an error that stops the notebook at the exercise to fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -99,6 +100,14 @@ def _check_callable(fn: object) -> None:
         raise ValueError(f"fn must be the function to check (a callable), got {fn!r} ({type(fn).__name__})")
 
 
+HINT_TODO = "a TODO is still `...`: replace each `...` with your code"
+
+
+def _todo(err: Exception, hint: str) -> str:
+    """``HINT_TODO`` when an error comes from a ``...`` left in place (Python's ``ellipsis``), else ``hint``."""
+    return HINT_TODO if "ellipsis" in str(err) else hint
+
+
 def _call(fn: Callable, args: tuple, exercise: str, case: str, hint: str):
     """Call the reader's function; an exception it raises becomes a CheckFailed."""
     __tracebackhide__ = True
@@ -107,7 +116,9 @@ def _call(fn: Callable, args: tuple, exercise: str, case: str, hint: str):
     except CheckFailed:
         raise
     except Exception as err:
-        raise CheckFailed(exercise, case, f"your function raised {type(err).__name__}: {err}", hint) from err
+        raise CheckFailed(
+            exercise, case, f"your function raised {type(err).__name__}: {err}", _todo(err, hint)
+        ) from err
 
 
 def _as_tensor(
@@ -117,6 +128,8 @@ def _as_tensor(
     __tracebackhide__ = True
     if value is None:
         raise CheckFailed(exercise, case, f"{what} is None", "did the function forget to `return` its result?")
+    if value is Ellipsis:
+        raise CheckFailed(exercise, case, f"{what} is `...`", HINT_TODO)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = torch.tensor(float(value))
     if not isinstance(value, Tensor):
@@ -438,7 +451,8 @@ class _Recorder:
 class _LoopCase:
     name: str
     schedule: Schedule
-    x_T: Tensor
+    shape: tuple[int, ...]
+    snapshot_timesteps: tuple[int, ...]
     seed: int
     target: Tensor
     model_noise: float  # 0: the exact oracle, so the run must end on the target
@@ -447,16 +461,15 @@ class _LoopCase:
 def _loop_cases() -> list[_LoopCase]:
     book = _default_schedule()
     short = cosine_schedule(10)
+    specs = [
+        ("oracle, one image, T = 1000", book, IMAGE, (1000, 900, 500, 100, 2, 1, 0), 0.0),
+        ("oracle with error 0.3, batch, T = 1000", book, BATCH, (1000, 500, 0), 0.3),
+        ("oracle, one image, a short schedule T = 10", short, IMAGE, (10, 7, 3, 1, 0), 0.0),
+    ]
     cases = []
-    for k, (name, s, shape, noise) in enumerate(
-        [
-            ("oracle, one image, T = 1000", book, IMAGE, 0.0),
-            ("oracle with error 0.3, batch, T = 1000", book, BATCH, 0.3),
-            ("oracle, one image, a short schedule T = 10", short, IMAGE, 0.0),
-        ]
-    ):
-        target, x_T, _ = _images(300 + k, shape)
-        cases.append(_LoopCase(name, s, x_T, 400 + k, target, noise))
+    for k, (name, s, shape, snapshot_timesteps, noise) in enumerate(specs):
+        target = _images(300 + k, shape)[0]
+        cases.append(_LoopCase(name, s, shape, snapshot_timesteps, 400 + k, target, noise))
     return cases
 
 
@@ -473,21 +486,74 @@ def _make_model(case: _LoopCase) -> Callable:
     return imperfect
 
 
-def check_sampling_loop(fn: Callable) -> CheckResult:
-    r"""Check ``fn(model, schedule, x_T, generator) -> x_0``, the full DDPM sampling loop.
+HINT_SNAPSHOTS = (
+    "keep a copy of x at each asked timestep: x_T before the loop if T is asked, then after the step from t "
+    "store x under t - 1 (so under 0 after the last step); store x.clone(), not x"
+)
 
-    The loop starts from the given ``x_T`` (it must not change it), and for t = T down to
-    1 calls ``eps = model(x, t)`` once with an int t, draws
+
+def _check_snapshots(snapshots: object, xs: dict[int, Tensor], case: _LoopCase, exercise: str) -> None:
+    """The returned snapshots hold exactly the asked timesteps, each equal to x at that time (``xs``)."""
+    __tracebackhide__ = True
+    asked, T = list(case.snapshot_timesteps), case.schedule.T
+    if not isinstance(snapshots, Mapping):
+        what = "None" if snapshots is None else f"a {type(snapshots).__name__}"
+        raise CheckFailed(exercise, case.name, f"snapshots is {what}", "return snapshots as a dict {t: x_t}")
+    try:
+        keys = {int(k): k for k in snapshots}
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailed(
+            exercise, case.name, f"snapshots has keys {list(snapshots)}", "use the int timestep t as the key"
+        ) from None
+    missing = [t for t in asked if t not in keys]
+    if missing:
+        got = sorted(keys, reverse=True)
+        raise CheckFailed(
+            exercise, case.name, f"snapshots lacks t = {missing[0]} (asked for {asked}, got {got})", HINT_SNAPSHOTS
+        )
+    extra = sorted(set(keys) - set(asked), reverse=True)
+    if extra:
+        raise CheckFailed(
+            exercise,
+            case.name,
+            f"snapshots has t = {extra[0]}, which was not asked for (asked for {asked})",
+            "keep x only at the timesteps in snapshot_timesteps",
+        )
+    for t in asked:
+        name = f"snapshots[{t}]"
+        got = _as_tensor(snapshots[keys[t]], case.shape, name, exercise, case.name, finite=False)
+        tol = 1e-6 * (1 + xs[t].abs())
+        if _close(got, xs[t], tol):
+            continue
+        hint = HINT_SNAPSHOTS
+        if t > 0 and _close(got, xs[t - 1], tol):
+            hint = f"{name} holds x_{t - 1}, one step too late; " + HINT_SNAPSHOTS
+        elif t < T and _close(got, xs[t + 1], tol):
+            hint = f"{name} holds x_{t + 1}, one step too early; " + HINT_SNAPSHOTS
+        elif _close(got, xs[0], tol):
+            hint = f"{name} holds the final x_0: was x changed in place after it was stored? " + HINT_SNAPSHOTS
+        raise CheckFailed(exercise, case.name, _problem(name, got, xs[t], tol) + f" (x at t = {t})", hint)
+
+
+def check_sampling_loop(fn: Callable) -> CheckResult:
+    r"""Check ``fn(model, schedule, shape, snapshot_timesteps, generator) -> (x_0, snapshots)``, DDPM sampling.
+
+    The loop first draws ``x_T = torch.randn(shape, generator=generator)``, then for t = T
+    down to 1 calls ``eps = model(x, t)`` once with an int t, draws
     ``z = torch.randn(x.shape, generator=generator)`` for t > 1 only (z = 0 at t = 1, and
     nothing else is drawn from ``generator``), and takes one reverse step. It returns x_0
-    (a tuple ``(x_0, snapshots)`` is accepted too).
+    and a dict ``snapshots`` that maps each timestep of ``snapshot_timesteps`` (in 0..T;
+    T and 0 are always among them) to a copy of x at that time. This is the order
+    :func:`ddpm_sampling.ddpm_sample` draws in.
 
     The check runs three cases: an exact oracle on one image (1, 8, 8) with T = 1000, an
     oracle with error 0.3 on a batch (3, 1, 8, 8), and a short schedule T = 10 (a loop
-    that uses a global T or global tensors fails it). It records every model call, then
-    replays each step with the reference and the same z's, and reports the first step
-    whose result differs. Behaviourally, the exact oracle's run must end on its target
-    (at t = 1, alpha_bar_1 = alpha_1 and the step lands exactly there).
+    that uses a global T or global tensors fails it). It records every model call, draws
+    x_T and the z's again from a generator seeded like the reader's, checks that the
+    first call received that x_T, replays each step with the reference and reports the
+    first step whose result differs; then it compares each snapshot with x at its time.
+    Behaviourally, the exact oracle's run must end on its target (at t = 1,
+    alpha_bar_1 = alpha_1 and the step lands exactly there).
 
     Raises:
         CheckFailed: at the first wrong step or value, with a hint (looping from 0 up to T,
@@ -497,26 +563,29 @@ def check_sampling_loop(fn: Callable) -> CheckResult:
     __tracebackhide__ = True
     _check_callable(fn)
     exercise = "sampling_loop"
-    signature = "fn(model, schedule, x_T, generator) should return x_0"
+    signature = "fn(model, schedule, shape, snapshot_timesteps, generator) should return (x_0, snapshots)"
     for case in _loop_cases():
         s, T = case.schedule, case.schedule.T
         model = _Recorder(_make_model(case), T)
-        x_T = case.x_T.clone()
         try:
-            out = fn(model, s, x_T, torch.Generator().manual_seed(case.seed))
+            out = fn(model, s, case.shape, list(case.snapshot_timesteps), torch.Generator().manual_seed(case.seed))
         except _LoopError as err:
             raise CheckFailed(exercise, case.name, err.problem, err.hint) from None
         except Exception as err:
             hint = signature
             if isinstance(err, (IndexError, ValueError)) and "0" in str(err):
                 hint = HINT_LOOP_DIRECTION
-            raise CheckFailed(exercise, case.name, f"your function raised {type(err).__name__}: {err}", hint) from err
-        if isinstance(out, (tuple, list)) and out and isinstance(out[0], Tensor):
-            out = out[0]
+            raise CheckFailed(
+                exercise, case.name, f"your function raised {type(err).__name__}: {err}", _todo(err, hint)
+            ) from err
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            what = "None" if out is None else f"a {type(out).__name__}"
+            if isinstance(out, (tuple, list)):
+                what += f" of length {len(out)}"
+            raise CheckFailed(exercise, case.name, f"the function returned {what}", "return the pair (x_0, snapshots)")
+        out, snapshots = out
         # finiteness is left to the replay below, which finds the step where the values blew up
-        got = _as_tensor(out, tuple(case.x_T.shape), "x_0", exercise, case.name, finite=False)
-        if not torch.equal(x_T, case.x_T):
-            raise CheckFailed(exercise, case.name, "the function changed x_T in place", "start with x = x_T.clone()")
+        got = _as_tensor(out, case.shape, "x_0", exercise, case.name, finite=False)
         calls = model.calls
         if len(calls) != T:
             last = calls[-1][0] if calls else None
@@ -526,14 +595,15 @@ def check_sampling_loop(fn: Callable) -> CheckResult:
                 f"the model was called {len(calls)} times (last at t = {last}), expected T = {T} calls",
                 "call the model once per step for t = T, T - 1, ..., 1; " + HINT_LOOP_DIRECTION,
             )
-        if not _close(calls[0][1], case.x_T, 1e-6):
+        replay = torch.Generator().manual_seed(case.seed)
+        x_T = torch.randn(case.shape, generator=replay)
+        if calls[0][1].shape != x_T.shape or not _close(calls[0][1], x_T, 1e-6):
             raise CheckFailed(
                 exercise,
                 case.name,
-                "the first model call did not receive x_T",
-                "start from the x_T you are given; do not draw a new one",
+                "the first model call did not receive x_T, the first draw from the generator",
+                "draw x_T = torch.randn(shape, generator=generator) first, before any z, and start the loop from it",
             )
-        replay = torch.Generator().manual_seed(case.seed)
         for i, (t, x, eps) in enumerate(calls):
             # at t = 1 the reference adds nothing; the next draw is what a loop that wrongly adds noise would use
             z = torch.randn(x.shape, generator=replay)
@@ -561,4 +631,6 @@ def check_sampling_loop(fn: Callable) -> CheckResult:
                 _problem("x_0", got, case.target, 1e-4 * (1 + case.target.abs())) + " (the oracle's target)",
                 "with the exact oracle the last step lands on the target; " + HINT_Z_AT_1,
             )
+        xs = {t: x for t, x, _ in calls} | {0: got}
+        _check_snapshots(snapshots, xs, case, exercise)
     return CheckResult(exercise, 3)

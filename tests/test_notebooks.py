@@ -286,3 +286,54 @@ def test_the_package_requirement_comes_from_the_repository_url(url, install, exp
         config = Config()
 
     assert sn._package_requirement(App()) == expected
+
+
+# ---------------------------------------------------------------------------- Colab and the committed copies
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_the_box_opens_the_committed_student_notebook_in_colab(tiny_book, docname):
+    box = BeautifulSoup((tiny_book / f"{docname}.html").read_text(), "html.parser").select_one("div.nb-downloads")
+    name = posixpath.basename(docname)
+    # the tiny book names no branch, so Jupyter Book's default applies
+    assert box.select_one("a.nb-open-colab")["href"] == (
+        f"https://colab.research.google.com/github/example/tiny-book/blob/master/notebooks/{name}-student.ipynb"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/o/r", "https://colab.research.google.com/github/o/r/blob/dev/notebooks/c-student.ipynb"),
+        (
+            "https://github.com/o/r.git/",
+            "https://colab.research.google.com/github/o/r/blob/dev/notebooks/c-student.ipynb",
+        ),
+        ("https://gitlab.com/o/r", None),
+    ],
+)
+def test_colab_links_only_github_repositories(url, expected):
+    assert sn.colab_url(url, "dev", "book/c") == expected
+
+
+def test_the_committed_student_notebooks_match_the_chapters():
+    root = Path(__file__).resolve().parents[1]
+    assert sn.main(["--root", str(root), "--check"]) == 0, "run `make notebooks` and commit notebooks/"
+    assert sorted(p.name for p in (root / "notebooks").glob("*.ipynb")) == sorted(
+        f"{p.stem}-student.ipynb" for p in (root / "book").glob("ex[0-9]_*.md")
+    )
+
+
+def test_the_check_fails_on_a_stale_or_orphaned_copy(tmp_path, capsys):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {REPO}\n")
+    chapter = tmp_path / "book" / "one.md"
+    chapter.write_text(HEADER + "\n# One\n\n```{code-cell} ipython3\n:tags: [solution]\nx = 1\n```\n")
+    assert sn.main(["--root", str(tmp_path), "--check"]) == 1  # not written yet
+    assert sn.main(["--root", str(tmp_path)]) == 0
+    assert sn.main(["--root", str(tmp_path), "--check"]) == 0
+    chapter.write_text(chapter.read_text().replace("# One", "# One, edited"))
+    (tmp_path / "notebooks" / "gone-student.ipynb").write_text("{}")
+    assert sn.main(["--root", str(tmp_path), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "one-student.ipynb differs from its chapter" in out and "gone-student.ipynb has no exercise chapter" in out

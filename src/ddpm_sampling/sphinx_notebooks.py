@@ -23,7 +23,13 @@ installed. The repository comes from ``_config.yml``'s ``repository.url`` (the
 
 The page of each exercise chapter gets a box ``div.nb-downloads`` under its title with
 both links (relative, with a ``download`` attribute), so that they work on any static
-host and offline.
+host and offline, and a link that opens the student notebook in Colab.
+
+Colab opens notebooks from a GitHub repository, not from a site, and cannot read the
+MyST chapters; so the student notebooks are also committed under ``notebooks/``,
+written by ``python -m ddpm_sampling.sphinx_notebooks`` (``make notebooks``) from the
+same chapters. ``--check`` fails when a committed notebook differs from its chapter,
+and the tests run it, so the copies cannot drift.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 FOLDER = "_notebooks"
+#: Where the student notebooks are committed, for Colab (relative to the repository's root).
+COMMITTED_FOLDER = "notebooks"
 STUDENT_SUFFIX = "-student"
 DEFAULT_REPOSITORY = "https://github.com/ddpm-book/sampling-and-generation"
 #: Jupyter Book's own default for ``repository.url``: not this book's repository.
@@ -159,14 +167,13 @@ def notebook_paths(docname: str) -> tuple[str, str]:
     return f"{FOLDER}/{docname}.ipynb", f"{FOLDER}/{docname}{STUDENT_SUFFIX}.ipynb"
 
 
+def _repository(app: Sphinx) -> str:
+    url = ((app.config.html_theme_options or {}).get("repository_url") or "").rstrip("/")
+    return DEFAULT_REPOSITORY if not url or url == JUPYTER_BOOK_DEFAULT else url
+
+
 def _package_requirement(app: Sphinx) -> str:
-    if app.config.notebook_downloads_install:
-        return app.config.notebook_downloads_install
-    url = (app.config.html_theme_options or {}).get("repository_url") or ""
-    url = url.rstrip("/")
-    if not url or url == JUPYTER_BOOK_DEFAULT:
-        url = DEFAULT_REPOSITORY
-    return f"git+{url}"
+    return app.config.notebook_downloads_install or f"git+{_repository(app)}"
 
 
 def _is_html(app: Sphinx) -> bool:
@@ -177,9 +184,25 @@ def _source(app: Sphinx, docname: str) -> nbformat.NotebookNode | None:
     return read_source(Path(app.env.doc2path(docname)))
 
 
-def _box(prefix: str, docname: str) -> nodes.raw:
+def colab_url(repository: str, branch: str, docname: str) -> str | None:
+    """Colab's address of the committed student notebook, or ``None`` if the repository is not on GitHub."""
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(\.git)?/?", repository)
+    if not match:
+        return None
+    name = posixpath.basename(docname)
+    path = f"{COMMITTED_FOLDER}/{name}{STUDENT_SUFFIX}.ipynb"
+    return f"https://colab.research.google.com/github/{match[1]}/{match[2]}/blob/{branch}/{path}"
+
+
+def _box(prefix: str, docname: str, colab: str | None) -> nodes.raw:
     executed, student = notebook_paths(docname)
     name = posixpath.basename(docname)
+    open_in_colab = (
+        f' <a class="reference external nb-open-colab" href="{colab}">Open the student notebook in Colab</a>, '
+        "which installs the package in its first cell."
+        if colab
+        else ""
+    )
     html = (
         '<div class="admonition tip nb-downloads">\n'
         '<p class="admonition-title">Notebooks for this chapter</p>\n'
@@ -187,7 +210,7 @@ def _box(prefix: str, docname: str) -> nodes.raw:
         f'download="{name}.ipynb">the executed notebook</a> (the worked solutions and their outputs) or '
         f'<a class="reference download nb-download-student" href="{prefix}{student}" '
         f'download="{name}{STUDENT_SUFFIX}.ipynb">the student notebook</a> (a TODO skeleton in place of '
-        "each solution, to fill in and check yourself).</p>\n"
+        f"each solution, to fill in and check yourself).{open_in_colab}</p>\n"
         "</div>\n"
     )
     return nodes.raw("", html, format="html")
@@ -202,7 +225,9 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
         return
     target = app.builder.get_target_uri(docname)
     prefix = "../" * target.count("/")
-    box = _box(prefix, docname)
+    options = app.config.html_theme_options or {}
+    colab = colab_url(_repository(app), options.get("repository_branch") or "main", docname)
+    box = _box(prefix, docname, colab)
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         doctree.insert(0, box)
@@ -244,8 +269,57 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
         logger.info("notebook downloads: wrote %s", ", ".join(notebook_paths(docname)))
 
 
+def committed_notebooks(root: Path) -> dict[Path, nbformat.NotebookNode]:
+    """The student notebook of every exercise chapter under ``root/book``, keyed by its path in ``root``."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    repository = (config.get("repository") or {}).get("url") or DEFAULT_REPOSITORY
+    out = {}
+    for path in sorted((root / "book").glob("*.md")):
+        source = read_source(path)
+        if source is None or not is_exercise(source):
+            continue
+        nb = student_notebook(source, install_requirements(source, f"git+{repository.rstrip('/')}"))
+        nbformat.validate(nb)
+        out[root / COMMITTED_FOLDER / f"{path.stem}{STUDENT_SUFFIX}.ipynb"] = nb
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with ``--check``, compare) the committed student notebooks; the exit status says."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository's root")
+    parser.add_argument("--check", action="store_true", help="fail if a committed notebook is stale or missing")
+    args = parser.parse_args(argv)
+    wanted = committed_notebooks(args.root)
+    folder = args.root / COMMITTED_FOLDER
+    stale = [p for p, nb in wanted.items() if not p.is_file() or p.read_text() != nbformat.writes(nb) + "\n"]
+    extra = [p for p in folder.glob("*.ipynb") if p not in wanted] if folder.is_dir() else []
+    if args.check:
+        for p in stale:
+            print(f"{p.relative_to(args.root)} differs from its chapter: run `make notebooks`")
+        for p in extra:
+            print(f"{p.relative_to(args.root)} has no exercise chapter: remove it")
+        return 1 if stale or extra else 0
+    folder.mkdir(exist_ok=True)
+    for p in stale:
+        nbformat.write(wanted[p], p)
+        print(f"wrote {p.relative_to(args.root)}")
+    for p in extra:
+        p.unlink()
+        print(f"removed {p.relative_to(args.root)}")
+    return 0
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("notebook_downloads_install", "", "html", types=[str])
     app.connect("doctree-resolved", add_download_box)
     app.connect("build-finished", write_notebooks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -130,3 +130,21 @@ def test_bad_start_and_variance(setup):
         ddim_sample(m, s, num_steps=5)
     with pytest.raises(ValueError, match="variance"):
         strided_ddpm_sample(m, s, num_steps=5, shape=SHAPE, variance="tiny")
+
+
+def test_small_conv_net_cost_and_shape():
+    from ddpm_sampling.cost import SmallConvNet, cost_curves
+
+    net = SmallConvNet(channels=8, generator=torch.Generator().manual_seed(0))
+    # multiply-adds of four 3x3 convolutions 1->8->8->8->1, times 2 flops, per pixel
+    per_pixel = 2 * 9 * (1 * 8 + 8 * 8 + 8 * 8 + 8 * 1)
+    assert net.flops(10, 12) == per_pixel * 120
+    assert net(torch.zeros(1, 10, 12), 5).shape == (1, 10, 12)
+    assert net(torch.zeros(2, 1, 10, 12), 5).shape == (2, 1, 10, 12)
+    a = SmallConvNet(channels=8, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), a.parameters()))  # seeded, not global
+    s = cosine_schedule(30)
+    per_call, per_sample = cost_curves({"net": (net, (1, 8, 8))}, s, [1, 2, 30], budget_s=1e-12)
+    assert len(per_sample["net"]) == 1 and per_call["net"] > 0  # over budget: only the first count
+    with pytest.raises(ValueError, match="channels = 0"):
+        SmallConvNet(channels=0)

@@ -133,3 +133,31 @@ def test_bad_calls():
         m(x, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"training images are \(1, 6, 6\)"):
         m(torch.zeros(2, 1, 5, 5), 3)
+
+
+def test_nearest_training_finds_copies_and_measures_rms():
+    data = _data(n=9, size=5)
+    samples = torch.stack([data[4], data[0] + 0.1])
+    index, rms = nearest_training(samples, data)
+    assert index.tolist() == [4, 0]
+    assert rms[0].item() == 0.0
+    torch.testing.assert_close(rms[1], torch.tensor(0.1, dtype=torch.float64), rtol=1e-5, atol=0)
+    with pytest.raises(ValueError, match="differ in image size"):
+        nearest_training(torch.zeros(1, 1, 4, 4), data)
+
+
+def test_generation_plots_return_figures():
+    import matplotlib.pyplot as plt
+
+    from ddpm_sampling import plots_generation as pg
+
+    s = cosine_schedule(20)
+    data = _data(n=6)
+    tr = sample_with_trace(ideal_denoiser(data, s), shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(0))
+    fig = pg.sample_pairs(tr.x0, data[:3], ["a", "b", "c"], ["d", "e", "f"], ncols=2)
+    assert len(fig.axes) == 8  # two bands of (sample, nearest) rows, two columns
+    fig = pg.decision_plot(tr.top_weight, decided_at(tr.top_index), decided_at(tr.top_index))
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="need 3 nearest images"):
+        pg.sample_pairs(tr.x0, data[:2], ["a"] * 3, ["b"] * 3)
+    plt.close("all")

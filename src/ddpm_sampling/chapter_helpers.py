@@ -58,3 +58,10 @@ def glue_figure(name: str, fig: Figure) -> None:
 
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+class Word(str):
+    """A string that a ``{glue:text}`` role shows without quotes (a class name, say)."""
+
+    def __repr__(self) -> str:
+        return str(self)

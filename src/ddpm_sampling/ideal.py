@@ -34,7 +34,7 @@ class IdealPrediction(NamedTuple):
 
 
 class IdealDenoiser:
-    """Callable as ``model(x_t, t) -> eps``, like the oracles; see :func:`ideal_denoiser`."""
+    """Callable as ``model(x_t, t) -> eps``, like the oracles; see :func:`~ddpm_sampling.ideal_denoiser`."""
 
     def __init__(self, data: Tensor, schedule: Schedule):
         check_finite(data, "data")
@@ -135,7 +135,7 @@ def sample_with_trace(
     snapshot_timesteps=(),
     variance: Variance = "beta",
 ) -> Trace:
-    """Run :func:`ddpm_sample` with the ideal denoiser and record, at each t, which training
+    """Run :func:`~ddpm_sampling.ddpm_sample` with the ideal denoiser and record, at each t, which training
     image carries the most weight. Same samples as ``ddpm_sample`` with the same generator."""
     T = denoiser.schedule.T
     batch = shape[0] if len(shape) == 4 else 1
@@ -165,8 +165,8 @@ def decided_at(labels: Tensor) -> Tensor:
         labels: (T + 1, B) integer labels per timestep (row 0 is ignored).
 
     Returns:
-        (B,) long: t such that labels[s] == labels[1] for every s in 1..t, and labels[t + 1] differs
-        (T if it never changes).
+        For each sample, as a (B,) integer tensor, the t such that labels[s] == labels[1] for
+        every s in 1..t while labels[t + 1] differs (T if the label never changes).
     """
     lab = labels[1:]  # (T, B), row k is t = k + 1
     same = lab == lab[0]

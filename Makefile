@@ -20,14 +20,16 @@ data: venv
 	PYTHON=$(PY) scripts/get-data.sh
 
 # jupyter-cache keys on cell source only, so a change under src/ clears the cache and
-# Sphinx's saved state: the next build re-reads and re-executes every chapter. An
+# Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
+# is on content (a hash of src/ kept in _build/.src-hash), not on file times, so a fresh
+# checkout with a restored cache (CI) reuses it when the package is the same. An
 # unchanged rebuild executes nothing.
-SRC_PY := $(shell find src -name '*.py' 2>/dev/null)
-_build/.src-stamp: $(SRC_PY)
-	rm -rf _build/.jupyter_cache _build/.doctrees
-	mkdir -p _build && touch $@
+SRC_HASH = $$(find src -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 
-book: venv data _build/.src-stamp
+book: venv data
+	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \
+	  echo "src/ changed: every chapter will be executed again"; \
+	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$hash" > _build/.src-hash; fi
 	$(BIN)/jupyter-book build . --path-output .
 
 # The student notebooks committed for Colab, written from the chapters (a test fails if they drift).

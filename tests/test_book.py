@@ -142,31 +142,66 @@ def printed_text(nb: nbformat.NotebookNode) -> tuple[list[str], set[str]]:
 
 
 def glued_text(outputs: dict[str, dict], leave_out: set[str]) -> dict[str, str]:
-    """Each glued value's text form (a number, or a figure's repr), by name."""
-    return {name: out["data"].get("text/plain", "") for name, out in outputs.items() if name not in leave_out}
+    """Each glued value's text form (a number, or a figure's repr), by name. In a kernel's own
+    output the MIME types carry glue's prefix; myst-nb's .glue.json has them without it."""
+    prefix = "application/papermill.record/"
+    return {
+        name: out["data"].get("text/plain", out["data"].get(prefix + "text/plain"))
+        for name, out in outputs.items()
+        if name not in leave_out
+    }
 
 
-def test_a_second_execution_prints_the_same_numbers(book_html, tmp_path):
-    """Run every chapter again in a fresh kernel; every printed value and glued number must match,
-    except the outputs of cells tagged ``timing``, which measure this machine's speed."""
-    executed_dir = book_html.parent / "jupyter_execute" / "book"
-    compared = 0
-    for path in sorted((ROOT / "book").glob("*.md")):
+def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[str], int]:
+    """Run every chapter of the book in ``source`` again in a fresh kernel and compare what it
+    printed and glued with the build in ``html``, leaving out cells tagged ``timing`` (they
+    measure this machine's speed). Return the chapters that differ and how many were compared."""
+    executed_dir = html.parent / "jupyter_execute" / "book"
+    differ, compared = [], 0
+    for path in sorted((source / "book").glob("*.md")):
         name = path.stem
         if not (executed_dir / f"{name}.ipynb").is_file():
             continue  # not a notebook
         nb = jupytext.read(path)
-        shutil.copy(path, tmp_path / path.name)
-        NotebookClient(
-            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-        ).execute()
+        shutil.copy(path, scratch / path.name)
+        # nbclient skips cells tagged skip-execution (the skeletons), as myst-nb does
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}).execute()
         texts, timing_glue = printed_text(nb)
-        assert texts == printed_text(executed(book_html, name))[0], f"{name} printed different values"
+        first = nbformat.read(executed_dir / f"{name}.ipynb", as_version=4)
         fresh_glue = {
-            out["metadata"]["scrapbook"]["name"]: out for c in nb.cells for out in c.get("outputs", []) if is_glue(out)
+            o["metadata"]["scrapbook"]["name"]: o for c in nb.cells for o in c.get("outputs", []) if is_glue(o)
         }
         glue_file = executed_dir / f"{name}.glue.json"
         first_glue = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
-        assert glued_text(fresh_glue, timing_glue) == glued_text(first_glue, timing_glue), f"{name} glued other values"
+        if texts != printed_text(first)[0] or glued_text(fresh_glue, timing_glue) != glued_text(
+            first_glue, timing_glue
+        ):
+            differ.append(name)
         compared += 1
+    return differ, compared
+
+
+def test_a_second_execution_prints_the_same_numbers(book_html, tmp_path):
+    differ, compared = chapters_that_differ(ROOT, book_html, tmp_path)
+    assert not differ, f"these chapters printed or glued other values when run again: {differ}"
     assert compared >= 8, f"only {compared} chapters were compared"
+
+
+def test_the_comparison_catches_an_unseeded_chapter(build_book, tmp_path):
+    unseeded = "```{code-cell} ipython3\nimport torch\nfrom myst_nb import glue\nx = torch.rand(1).item()\n"
+    src = tiny_book(
+        tmp_path / "src",
+        {
+            "start": "# Start\n",
+            "seeded": "# Seeded\n\n```{code-cell} ipython3\nimport torch\n"
+            "torch.rand(2, generator=torch.Generator().manual_seed(0))\n```\n",
+            "printed": "# Printed\n\n" + unseeded + "x\n```\n",
+            "glued": "# Glued\n\n" + unseeded + "glue('x', x, display=False)\n```\n",
+            "timed": "# Timed\n\n```{code-cell} ipython3\n:tags: [timing]\n" + unseeded.split("\n", 1)[1] + "x\n```\n",
+        },
+    )
+    proc = build_book(src, tmp_path / "out")
+    assert proc.returncode == 0, build_failure(proc)
+    (tmp_path / "scratch").mkdir()
+    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html", tmp_path / "scratch")
+    assert (sorted(differ), compared) == (["glued", "printed"], 5)

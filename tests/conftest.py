@@ -40,16 +40,19 @@ def strict_config(source: Path, dest: Path) -> Path:
     return dest
 
 
-def strict_build(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def strict_build(source: Path, out: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Build the book in ``source`` into ``out/html`` from scratch, strictly; return the finished process.
 
     ``out`` is emptied first. The process's ``stdout`` holds Sphinx's output and
-    ``stderr`` its warnings and errors.
+    ``stderr`` its warnings and errors. ``env`` adds to the environment (a test may set
+    what a careless machine would).
     """
     shutil.rmtree(out, ignore_errors=True)
     config = strict_config(source, out / "_config.strict.yml")
+    extra = env
     env = {**os.environ, "FASHION_MNIST_ROOT": os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data"))}
     env.pop("MPLBACKEND", None)  # the book's figures need the inline backend
+    env.update(extra or {})
     cmd = [str(JUPYTER_BOOK), "build", str(source), "--config", str(config), "--path-output", str(out)]
     cmd += ["--all", "-W", "-n", "--keep-going"]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source)
@@ -72,7 +75,7 @@ def book_html() -> Path:
     """Build the real book once, strictly and from scratch; return its HTML folder.
 
     The build goes to ``_build/test``; a failing build fails every test that uses it
-    with the build's output, and its execution reports stay in ``_build/test/html/reports``.
+    with the build's output, and its execution reports stay in ``_build/test/_build/html/reports``.
     """
     proc = strict_build(ROOT, TEST_BUILD)
     if proc.returncode != 0:

@@ -91,13 +91,37 @@ def page_pngs(html_file: Path) -> list[Path]:
     return [(html_file.parent / src).resolve() for src in sources]
 
 
+def missing_figures(html_file: Path, least: int) -> str | None:
+    """Why the page shows fewer than ``least`` real PNG figures, or ``None`` if it shows them."""
+    pngs = page_pngs(html_file)
+    if len(pngs) < least:
+        return f"{html_file.stem}: expected at least {least} figures, found {len(pngs)}"
+    for png in pngs:
+        data = png.read_bytes() if png.is_file() else b""
+        if not (data.startswith(PNG_MAGIC) and len(data) > 2000):
+            return f"{png} is not a real figure"
+    return None
+
+
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_each_exercise_page_shows_its_figures(book_html, name):
-    pngs = page_pngs(book_html / "book" / f"{name}.html")
-    assert len(pngs) >= FIGURES[name], f"{name}: expected at least {FIGURES[name]} figures, found {len(pngs)}"
-    for png in pngs:
-        data = png.read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 2000, f"{png} is not a real figure"
+    assert missing_figures(book_html / "book" / f"{name}.html", FIGURES[name]) is None
+
+
+def test_the_figure_check_fails_when_the_build_loses_its_figures(build_book, tmp_path):
+    """Under MPLBACKEND=Agg the kernel has no inline backend: the build succeeds, the figures vanish."""
+    figure = (
+        "# Figure\n\n```{code-cell} ipython3\nimport matplotlib.pyplot as plt\nfrom myst_nb import glue\n"
+        "fig, ax = plt.subplots()\nax.plot([0, 1], [1, 0])\nglue('fig', fig, display=False)\nfig\n```\n\n"
+        "```{glue:figure} fig\nA line.\n```\n"
+    )
+    src = tiny_book(tmp_path / "src", {"start": "# Start\n", "figure": figure})
+    page = tmp_path / "{}" / "_build" / "html" / "book" / "figure.html"
+    for out, env in (("good", None), ("agg", {"MPLBACKEND": "Agg"})):
+        proc = build_book(src, tmp_path / out, env=env)
+        assert proc.returncode == 0, build_failure(proc)
+    assert missing_figures(Path(str(page).format("good")), 2) is None
+    assert "expected at least 2 figures, found 0" in missing_figures(Path(str(page).format("agg")), 2)
 
 
 def test_the_trajectory_animation_plays_without_a_kernel(book_html):

@@ -114,15 +114,22 @@ def trajectory_strip(
     suptitle: str | None = None,
 ) -> Figure:
     """The images x_t at each snapshot time from left (noisy) to right, and optionally the
-    predicted clean image at the same times beneath them. Unbatched images only."""
+    predicted clean image at the same times beneath them. Unbatched images only.
+
+    Sized for the page's width (about 7.5 inches for nine snapshots) so that the titles
+    are not shrunk: each column is titled with its t, each row labelled on the left.
+    """
     ts = sorted(snapshots, reverse=True)
     rows = 1 if x0_hats is None else 2
     with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(rows, len(ts), figsize=(1.6 * len(ts), 1.9 * rows + 0.5), squeeze=False)
+        fig, axes = plt.subplots(rows, len(ts), figsize=(0.8 * len(ts) + 0.5, 0.95 * rows + 0.55), squeeze=False)
     for i, t in enumerate(ts):
-        show_image(axes[0, i], snapshots[t], f"$x_{{{t}}}$")
+        show_image(axes[0, i], snapshots[t], f"t={t}")
         if x0_hats is not None:
-            show_image(axes[1, i], x0_hats[t], rf"$\hat x_0$ at t={t}")
+            show_image(axes[1, i], x0_hats[t])
+    labels = ["$x_t$", r"$\hat x_0$"][:rows]
+    for row, label in enumerate(labels):
+        axes[row, 0].text(-0.12, 0.5, label, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=12)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -180,11 +187,13 @@ def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | N
     ax.plot(t, gain.numpy(), color=COLORS["gain"], lw=2)
     for m in mark_t:
         ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
+        ax.plot([m], [float(gain[m - 1])], "o", color=COLORS["gain"], ms=5)
         ax.annotate(
             f"t={m}: {float(gain[m - 1]):.3g}",
             (m, float(gain[m - 1])),
             textcoords="offset points",
-            xytext=(6, -12),
+            xytext=(8, 6) if m < schedule.T / 2 else (-8, 6),
+            ha="left" if m < schedule.T / 2 else "right",
             fontsize=9,
         )
     ax.set_yscale("log")

@@ -50,6 +50,15 @@ def check_generator(generator: Generators, x: Tensor) -> None:
         raise ValueError(f"generator must be a torch.Generator, a list of them or None, got {type(generator).__name__}")
 
 
+def _check_image_noise_t(x: Tensor, name: str, eps: Tensor, t: int | Tensor, t_min: int, schedule: Schedule) -> None:
+    """The checks every step function shares: an image, noise of its shape, t in t_min..T (one per image)."""
+    check_image(x, name)
+    check_finite(eps, "eps")
+    check_same_shape(x, eps, name, "eps")
+    check_timestep(t, t_min, schedule.T)
+    check_batch_timestep(t, x)
+
+
 def _q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
     return _per_image(schedule.sqrt_alpha_bar, t, x0) * x0 + _per_image(schedule.sqrt_one_minus_alpha_bar, t, x0) * eps
 
@@ -67,11 +76,7 @@ def q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Te
     Returns:
         x_t, same shape as ``x0``.
     """
-    check_image(x0, "x0")
-    check_finite(eps, "eps")
-    check_same_shape(x0, eps, "x0", "eps")
-    check_timestep(t, 0, schedule.T)
-    check_batch_timestep(t, x0)
+    _check_image_noise_t(x0, "x0", eps, t, 0, schedule)
     return _q_sample(x0, t, eps, schedule)
 
 
@@ -94,11 +99,7 @@ def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) ->
     Returns:
         x0_hat, same shape as ``x_t``.
     """
-    check_image(x_t, "x_t")
-    check_finite(eps, "eps")
-    check_same_shape(x_t, eps, "x_t", "eps")
-    check_timestep(t, 1, schedule.T)
-    check_batch_timestep(t, x_t)
+    _check_image_noise_t(x_t, "x_t", eps, t, 1, schedule)
     return _predict_x0(x_t, t, eps, schedule)
 
 
@@ -154,11 +155,7 @@ def reverse_step(
     Returns:
         x_{t-1}, same shape as ``x_t``.
     """
-    check_image(x_t, "x_t")
-    check_finite(eps, "eps")
-    check_same_shape(x_t, eps, "x_t", "eps")
-    check_timestep(t, 1, schedule.T)
-    check_batch_timestep(t, x_t)
+    _check_image_noise_t(x_t, "x_t", eps, t, 1, schedule)
     if z is not None:
         check_finite(z, "z")
         check_same_shape(x_t, z, "x_t", "z")

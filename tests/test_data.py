@@ -165,7 +165,7 @@ def test_failed_debian_decompression_leaves_no_partial_file(tmp_path, monkeypatc
             blob = blob[: len(blob) // 2]  # cut off mid-stream, as a broken install or full disk would leave it
         (debian / f"{name}.gz").write_bytes(blob)
     tried = fail_downloads(monkeypatch)
-    with pytest.raises(EOFError):
+    with pytest.raises(data.DataNotFoundError, match=r"could not be decompressed \(EOFError.*--reinstall"):
         data.ensure_fashion_mnist(debian_dir=debian)
     assert tried == []
     raw = root / "FashionMNIST" / "raw"

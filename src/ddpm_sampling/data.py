@@ -13,6 +13,7 @@ import gzip
 import os
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import torch
@@ -113,7 +114,13 @@ def ensure_fashion_mnist(root: str | os.PathLike | None = None, debian_dir: Path
     target = searched[0]
     debian_dir = DEBIAN_DIR if debian_dir is None else Path(debian_dir)
     if all((debian_dir / f"{name}.gz").is_file() for name in RAW_FILES):
-        _install_from_debian(target, debian_dir)
+        try:
+            _install_from_debian(target, debian_dir)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:  # a truncated or damaged .gz
+            raise DataNotFoundError(
+                f"the Fashion-MNIST files in {debian_dir} could not be decompressed ({type(err).__name__}: {err}); "
+                "reinstall them: sudo apt-get install --reinstall dataset-fashion-mnist"
+            ) from err
         return target
     try:
         _download(target)

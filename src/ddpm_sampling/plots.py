@@ -1,5 +1,5 @@
 """Plot helpers with one book style. Each takes ``ax``/``axes=None``, returns the figure
-and never calls ``plt.show()``: showing is the chapter's business.
+and never show it: showing is the chapter's business.
 
 Images are drawn in gray with the data range [-1, 1] mapped to black..white; noisy
 images go beyond that range and are drawn saturated (the data is not changed).

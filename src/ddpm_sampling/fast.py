@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .models import Model, check_model_output
-from .samplers import _start
+from .samplers import _start, check_result
 from .schedule import Schedule
 from .steps import Generators, Variance, _predict_x0, _reverse_step, check_variance, randn_like_batch
 
@@ -83,7 +83,7 @@ def strided_ddpm_sample(
         if i == num_steps:
             check_model_output(eps, x, taus[i - 1])
         x = _reverse_step(x, i, eps, short, None, generator, variance)  # step i of the short chain
-    _check_result(x)
+    check_result(x)
     return x
 
 
@@ -160,10 +160,5 @@ def ddim_sample(
         # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
         if sigma > 0:
             x = x + sigma * randn_like_batch(x, generator)
-    _check_result(x)
+    check_result(x)
     return x
-
-
-def _check_result(x: Tensor) -> None:
-    if not torch.isfinite(x).all():
-        raise ValueError("sampling produced non-finite values; check the model's predictions and the schedule")

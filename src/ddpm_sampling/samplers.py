@@ -37,6 +37,12 @@ def _start(
     return x_T.clone(), start_t
 
 
+def check_result(x: Tensor) -> None:
+    """A sampler's output must be finite; a model that diverged is an error, not an image."""
+    if not torch.isfinite(x).all():
+        raise ValueError("sampling produced non-finite values; check the model's predictions and the schedule")
+
+
 def ddpm_sample(
     model: Model,
     schedule: Schedule,
@@ -80,8 +86,7 @@ def ddpm_sample(
         x = _reverse_step(x, t, eps, schedule, None, generator, variance)
         if t - 1 in wanted:
             snapshots[t - 1] = x.clone()
-    if not torch.isfinite(x).all():
-        raise ValueError("sampling produced non-finite values; check the model's predictions and the schedule")
+    check_result(x)
     return x, dict(sorted(snapshots.items(), reverse=True))
 
 

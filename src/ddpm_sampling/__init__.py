@@ -1,5 +1,6 @@
 """DDPM sampling, small and tested: the cosine schedule, forward and reverse steps,
-the sampling loop, oracle models, Fashion-MNIST and the book's plots.
+the sampling loop and fewer-step samplers (strided DDPM, DDIM), oracle models and the
+ideal denoiser, Fashion-MNIST, the exercises' self-checks and the book's plots.
 
 Timesteps run t = 1..T as in the DDPM paper; per-timestep tensors have length T + 1
 and index 0 is the clean image.

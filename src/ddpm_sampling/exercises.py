@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .models import target_oracle
+from .models import noisy_model, target_oracle
 from .schedule import Schedule, cosine_schedule
-from .steps import _predict_x0
+from .steps import _predict_x0, _q_sample
 
 __all__ = [
     "CheckFailed",
@@ -194,6 +194,12 @@ def _images(seed: int, shape: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
     return x0, torch.randn(shape, generator=g), torch.randn(shape, generator=g)
 
 
+def _image_cases(s: Schedule, image_ts: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
+    """(t, shape) cases: each of ``image_ts`` (in range, once) on one image, then t = 800 and 1 on a batch."""
+    ts = [t for t in dict.fromkeys(image_ts) if 1 <= t <= s.T]
+    return [(t, IMAGE) for t in ts] + [(t, BATCH) for t in dict.fromkeys((min(800, s.T), 1))]
+
+
 def _default_schedule() -> Schedule:
     return cosine_schedule(1000)
 
@@ -335,11 +341,10 @@ def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckR
     _check_callable(fn)
     s = _default_schedule() if schedule is None else schedule
     exercise = "reverse_step"
-    ts = [t for t in dict.fromkeys((500, 950, 50, 2, 1, s.T - 1, s.T)) if 1 <= t <= s.T]
-    cases = [(t, IMAGE) for t in ts] + [(t, BATCH) for t in dict.fromkeys((min(800, s.T), 1))]
+    cases = _image_cases(s, (500, 950, 50, 2, 1, s.T - 1, s.T))
     for k, (t, shape) in enumerate(cases):
         x0, eps, z = _images(100 + k, shape)
-        x_t = s.sqrt_alpha_bar[t] * x0 + s.sqrt_one_minus_alpha_bar[t] * eps
+        x_t = _q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
         case = _describe(t, shape)
         args = (x_t.clone(), t, eps.clone(), s, z.clone())
@@ -373,11 +378,10 @@ def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckRes
     _check_callable(fn)
     s = _default_schedule() if schedule is None else schedule
     exercise = "predict_x0"
-    ts = [t for t in dict.fromkeys((1, 50, 500, 800, 990, s.T)) if 1 <= t <= s.T]
-    cases = [(t, IMAGE) for t in ts] + [(t, BATCH) for t in dict.fromkeys((min(800, s.T), 1))]
+    cases = _image_cases(s, (1, 50, 500, 800, 990, s.T))
     for k, (t, shape) in enumerate(cases):
         x0, eps, z = _images(200 + k, shape)
-        x_t = s.sqrt_alpha_bar[t] * x0 + s.sqrt_one_minus_alpha_bar[t] * eps
+        x_t = _q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
         case = _describe(t, shape)
         out = _call(fn, (x_t.clone(), t, eps.clone(), s), exercise, case, HINT_ONE_SHOT)
@@ -477,13 +481,7 @@ def _make_model(case: _LoopCase) -> Callable:
     oracle = target_oracle(case.target, case.schedule)
     if not case.model_noise:
         return oracle
-    g = torch.Generator().manual_seed(case.seed + 1000)
-
-    def imperfect(x: Tensor, t: int) -> Tensor:
-        eps = oracle(x, t)
-        return eps + case.model_noise * torch.randn(eps.shape, generator=g)
-
-    return imperfect
+    return noisy_model(oracle, case.model_noise, torch.Generator().manual_seed(case.seed + 1000))
 
 
 HINT_SNAPSHOTS = (

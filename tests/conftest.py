@@ -21,6 +21,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+#: The jupytext header that makes a MyST markdown file a notebook, for the chapters tests write.
+MYST_NOTEBOOK_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
 #: Where the session's strict build goes; its ``html/reports`` keep the execution logs.
 TEST_BUILD = ROOT / "_build" / "test"
 

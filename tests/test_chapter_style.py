@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from conftest import MYST_NOTEBOOK_HEADER
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 MAX_LINE = 78
@@ -59,21 +60,13 @@ def test_visible_code_fits_the_page(path):
     assert not problems, "\n".join(problems)
 
 
-CHAPTER_HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+CHAPTER_HEADER = (
+    MYST_NOTEBOOK_HEADER
+    + """
 # A tiny chapter
 
 """
+)
 
 
 def write_chapter(tmp_path: Path, *cells: tuple[str, str]) -> Path:

@@ -18,24 +18,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+from conftest import MYST_NOTEBOOK_HEADER
 from IPython.core.inputtransformer2 import TransformerManager
 
 from ddpm_sampling import sphinx_notebooks as sn
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 REPO = "https://github.com/example/tiny-book"
-HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
+HEADER = MYST_NOTEBOOK_HEADER
 FILES = {
     "_config.yml": f"""\
         title: Tiny

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddpm_sampling import cosine_schedule, ddpm_sample, noisy_model, reverse_step, target_oracle, x0_predictions
+from ddpm_sampling import (
+    cosine_schedule,
+    ddim_sample,
+    ddpm_sample,
+    ideal_denoiser,
+    noisy_model,
+    reverse_step,
+    strided_ddpm_sample,
+    target_oracle,
+    x0_predictions,
+)
 
 T = 50
 SHAPE = (1, 8, 8)
@@ -258,3 +268,60 @@ def test_generator_list_must_match_the_batch(schedule):
         ddpm_sample(target_oracle(targets(3), schedule), schedule, shape=(3, *SHAPE), generator=[seeded(0), seeded(1)])
     with pytest.raises(ValueError, match=r"got 1 generators for x of shape \(1, 8, 8\)"):
         ddpm_sample(target_oracle(targets(), schedule), schedule, shape=SHAPE, generator=[seeded(0)])
+
+
+# --- clipping the clean-image estimate, and no autograd graph ----------------------------------
+
+SAMPLERS = {
+    "ddpm": lambda m, s, x, clip: ddpm_sample(m, s, x_T=x, generator=seeded(1), clip_x0=clip)[0],
+    "strided": lambda m, s, x, clip: strided_ddpm_sample(m, s, num_steps=7, x_T=x, generator=seeded(1), clip_x0=clip),
+    "ddim": lambda m, s, x, clip: ddim_sample(m, s, num_steps=7, x_T=x, clip_x0=clip),
+}
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_clipping_leaves_in_range_estimates_unchanged(schedule, sampler):
+    data = targets(6, seed=11)
+    x_T = torch.randn(3, *SHAPE, generator=seeded(12))
+    for model in (target_oracle(data[:3], schedule), ideal_denoiser(data, schedule)):
+        plain = SAMPLERS[sampler](model, schedule, x_T, False)
+        clipped = SAMPLERS[sampler](model, schedule, x_T, True)
+        torch.testing.assert_close(clipped, plain, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_clipping_bounds_an_estimate_outside_the_data_range(schedule, sampler):
+    far = 3 * targets(2, seed=13)  # an oracle aiming at an image far outside [-1, 1]
+    x_T = torch.randn(2, *SHAPE, generator=seeded(14))
+    plain = SAMPLERS[sampler](target_oracle(far, schedule), schedule, x_T, False)
+    clipped = SAMPLERS[sampler](target_oracle(far, schedule), schedule, x_T, True)
+    assert plain.abs().max() > 2
+    assert clipped.abs().max() <= 1 + 1e-5
+    torch.testing.assert_close(clipped, far.clamp(-1, 1), rtol=0, atol=1e-4)  # the clipped target
+
+
+def test_clip_x0_must_be_a_bool(schedule):
+    oracle = target_oracle(targets(), schedule)
+    with pytest.raises(TypeError, match="clip_x0 must be True or False"):
+        ddpm_sample(oracle, schedule, shape=SHAPE, clip_x0="yes")
+    with pytest.raises(TypeError, match="clip_x0 must be True or False"):
+        ddim_sample(oracle, schedule, num_steps=3, shape=SHAPE, clip_x0=1)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_sampling_a_network_with_parameters_builds_no_graph(sampler):
+    from ddpm_sampling.unet import UNet, UNetConfig
+
+    s = cosine_schedule(20)
+    net = UNet(UNetConfig(channels=(8, 8, 8), time_dim=16, groups=4))
+    assert all(p.requires_grad for p in net.parameters())
+    x_T = torch.randn(2, 1, 8, 8, generator=seeded(15))
+    out = SAMPLERS[sampler](net, s, x_T, True)
+    assert out.grad_fn is None and not out.requires_grad
+    snaps = x0_predictions(net, s, {5: x_T})
+    assert snaps[5].grad_fn is None
+
+
+def test_a_model_output_of_another_dtype_is_refused(schedule):
+    with pytest.raises(TypeError, match="must return x_t's dtype"):
+        ddpm_sample(lambda x, t: torch.zeros_like(x, dtype=torch.float64), schedule, shape=SHAPE)

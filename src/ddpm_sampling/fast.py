@@ -9,12 +9,13 @@ T steps needs no retraining.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from .models import Model, check_model_output
-from .samplers import _start, check_result
+from .models import Model
+from .samplers import ReverseStep, check_finite_result, check_flag, final_image, reverse_chain, start_noise
 from .schedule import Schedule
 from .steps import Generators, Variance, _predict_x0, _reverse_step, check_variance, randn_like_batch
 
@@ -56,6 +57,7 @@ def strided_ddpm_sample(
     x_T: Tensor | None = None,
     generator: Generators = None,
     variance: Variance = "beta",
+    clip_x0: bool = False,
 ) -> Tensor:
     """DDPM ancestral sampling (Algorithm 2) over ``num_steps`` respaced steps.
 
@@ -69,26 +71,43 @@ def strided_ddpm_sample(
         x_T: the start at t = T; not modified.
         generator: ``torch.Generator`` (or one per image) for x_T and each step's noise.
         variance: ``"beta"`` or ``"beta_tilde"`` of the respaced chain.
+        clip_x0: clip the clean-image estimate to [-1, 1] at every step, as in :func:`ddpm_sample`.
 
     Returns:
         x_0, the shape of the start.
     """
     check_num_steps(num_steps, schedule.T)
     check_variance(variance)
-    x, _ = _start(schedule, shape, x_T, None, generator)
+    check_flag(clip_x0, "clip_x0")
+    x, _ = start_noise(schedule, shape, x_T, None, generator)
     taus = respaced_timesteps(schedule.T, num_steps)
     short = respaced_schedule(schedule, taus)
-    for i in range(num_steps, 0, -1):
-        eps = model(x, taus[i - 1])
-        if i == num_steps:
-            check_model_output(eps, x, taus[i - 1])
-        x = _reverse_step(x, i, eps, short, None, generator, variance)  # step i of the short chain
-    check_result(x)
-    return x
+    # step i of the short chain goes from tau_i to tau_{i-1}; the model is asked at tau_i
+    steps = [
+        ReverseStep(
+            taus[i - 1],
+            taus[i - 2] if i > 1 else 0,
+            lambda x, eps, i=i: _reverse_step(x, i, eps, short, None, generator, variance),
+        )
+        for i in range(num_steps, 0, -1)
+    ]
+    x_0 = final_image(reverse_chain(model, schedule, x, steps, clip_x0=clip_x0))
+    check_finite_result(x_0)
+    return x_0
 
 
-def ddim_coefficients(schedule: Schedule, num_steps: int, eta: float) -> list[tuple[int, float, float, float]]:
-    r"""Per step, from the last to the first: (tau_i, sqrt(alpha_bar_prev), direction coef, sigma).
+class DDIMStep(NamedTuple):
+    """The coefficients of one DDIM step from ``t`` to ``prev``."""
+
+    t: int
+    prev: int
+    sqrt_alpha_bar_prev: float
+    direction: float  # sqrt(1 - alpha_bar_prev - sigma^2), the weight of the predicted noise
+    sigma: float
+
+
+def ddim_coefficients(schedule: Schedule, num_steps: int, eta: float) -> list[DDIMStep]:
+    r"""Per step, from the first (t = T) to the last (prev = 0): the coefficients of DDIM's update.
 
     DDIM (Song et al. 2021, eq. 12), with prev = :math:`\tau_{i-1}`:
 
@@ -112,7 +131,7 @@ def ddim_coefficients(schedule: Schedule, num_steps: int, eta: float) -> list[tu
         if sigma1_sq > 0:
             eta_max = min(eta_max, math.sqrt((1 - ab_p) / sigma1_sq))
         sigma_sq = eta * eta * sigma1_sq
-        steps.append((t, math.sqrt(ab_p), math.sqrt(max(1 - ab_p - sigma_sq, 0.0)), math.sqrt(sigma_sq)))
+        steps.append(DDIMStep(t, p, math.sqrt(ab_p), math.sqrt(max(1 - ab_p - sigma_sq, 0.0)), math.sqrt(sigma_sq)))
     if eta > eta_max * (1 + 1e-12):
         raise ValueError(
             f"eta = {eta} is outside the valid range 0..{eta_max:.6g} for {num_steps} steps: beyond it "
@@ -130,6 +149,7 @@ def ddim_sample(
     shape: tuple[int, ...] | None = None,
     x_T: Tensor | None = None,
     generator: Generators = None,
+    clip_x0: bool = False,
 ) -> Tensor:
     """DDIM sampling (Song et al. 2021) over ``num_steps`` evenly spaced timesteps.
 
@@ -142,23 +162,24 @@ def ddim_sample(
         schedule: the T-step schedule the model was trained with.
         num_steps: S in 1..T.
         eta: >= 0; how much fresh noise each step adds (0: none).
-        shape, x_T, generator: as in :func:`ddpm_sample`.
+        shape, x_T, generator, clip_x0: as in :func:`ddpm_sample`.
 
     Returns:
         x_0, the shape of the start.
     """
-    steps = ddim_coefficients(schedule, num_steps, eta)
-    x, _ = _start(schedule, shape, x_T, None, generator)
-    for k, (t, sqrt_ab_prev, dir_coef, sigma) in enumerate(steps):
-        eps = model(x, t)
-        if k == 0:
-            check_model_output(eps, x, t)
+    coefficients = ddim_coefficients(schedule, num_steps, eta)
+    check_flag(clip_x0, "clip_x0")
+    x, _ = start_noise(schedule, shape, x_T, None, generator)
+
+    def ddim_update(x: Tensor, eps: Tensor, c: DDIMStep) -> Tensor:
         # 1. the clean image the model implies (DDIM eq. 12, "predicted x0")
-        x0_hat = _predict_x0(x, t, eps, schedule)
+        x0_hat = _predict_x0(x, c.t, eps, schedule)
         # 2. move to the previous time along the predicted noise direction
-        x = sqrt_ab_prev * x0_hat + dir_coef * eps
+        x = c.sqrt_alpha_bar_prev * x0_hat + c.direction * eps
         # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
-        if sigma > 0:
-            x = x + sigma * randn_like_batch(x, generator)
-    check_result(x)
-    return x
+        return x + c.sigma * randn_like_batch(x, generator) if c.sigma > 0 else x
+
+    steps = [ReverseStep(c.t, c.prev, lambda x, eps, c=c: ddim_update(x, eps, c)) for c in coefficients]
+    x_0 = final_image(reverse_chain(model, schedule, x, steps, clip_x0=clip_x0))
+    check_finite_result(x_0)
+    return x_0

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ._checks import check_batch_timestep, check_image, check_timestep
 from .schedule import Schedule
-from .steps import Generators, _per_image, check_generator, randn_like_batch
+from .steps import Generators, _predict_eps, check_generator, randn_like_batch
 
 Model = Callable[[Tensor, int | Tensor], Tensor]
 
@@ -35,10 +35,7 @@ class TargetOracle:
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         if isinstance(t, int) and not 1 <= t <= self.schedule.T:  # cheap, once per call
             check_timestep(t, 1, self.schedule.T)
-        s = self.schedule
-        return (x_t - _per_image(s.sqrt_alpha_bar, t, x_t) * self.x_target) / _per_image(
-            s.sqrt_one_minus_alpha_bar, t, x_t
-        )
+        return _predict_eps(x_t, t, self.x_target, self.schedule)
 
     def __repr__(self) -> str:
         return f"TargetOracle(x_target of shape {tuple(self.x_target.shape)}, T={self.schedule.T})"
@@ -90,3 +87,5 @@ def check_model_output(eps: Tensor, x_t: Tensor, t: int | Tensor) -> None:
     if not isinstance(eps, Tensor) or eps.shape != x_t.shape:
         shape = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
         raise ValueError(f"the model returned {shape} at t = {t}; it must return a tensor of shape {tuple(x_t.shape)}")
+    if eps.dtype != x_t.dtype:
+        raise TypeError(f"the model returned dtype {eps.dtype} at t = {t}; it must return x_t's dtype, {x_t.dtype}")

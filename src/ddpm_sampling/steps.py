@@ -50,11 +50,13 @@ def check_generator(generator: Generators, x: Tensor) -> None:
         raise ValueError(f"generator must be a torch.Generator, a list of them or None, got {type(generator).__name__}")
 
 
-def _check_image_noise_t(x: Tensor, name: str, eps: Tensor, t: int | Tensor, t_min: int, schedule: Schedule) -> None:
+def _check_image_noise_t(
+    x: Tensor, name: str, eps: Tensor, t: int | Tensor, t_min: int, schedule: Schedule, other: str = "eps"
+) -> None:
     """The checks every step function shares: an image, noise of its shape, t in t_min..T (one per image)."""
     check_image(x, name)
-    check_finite(eps, "eps")
-    check_same_shape(x, eps, name, "eps")
+    check_finite(eps, other)
+    check_same_shape(x, eps, name, other)
     check_timestep(t, t_min, schedule.T)
     check_batch_timestep(t, x)
 
@@ -101,6 +103,42 @@ def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) ->
     """
     _check_image_noise_t(x_t, "x_t", eps, t, 1, schedule)
     return _predict_x0(x_t, t, eps, schedule)
+
+
+def _predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
+    return (x_t - _per_image(schedule.sqrt_alpha_bar, t, x_t) * x0) / _per_image(
+        schedule.sqrt_one_minus_alpha_bar, t, x_t
+    )
+
+
+def predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
+    r"""The noise that takes ``x0`` to ``x_t`` at step t: the forward formula solved for the noise.
+
+    :math:`\epsilon = (x_t - \sqrt{\bar\alpha_t}\,x_0) / \sqrt{1-\bar\alpha_t}`. The oracle and the
+    ideal denoiser turn their clean-image estimate into a noise prediction this way.
+
+    Args:
+        x_t: noisy image(s), (C, H, W) or (B, C, H, W).
+        t: an int in 1..T, or a (B,) integer tensor.
+        x0: the clean image(s), same shape as ``x_t``.
+
+    Returns:
+        eps, same shape as ``x_t``.
+    """
+    _check_image_noise_t(x_t, "x_t", x0, t, 1, schedule, other="x0")
+    return _predict_eps(x_t, t, x0, schedule)
+
+
+def _clip_eps(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
+    """The noise prediction whose clean-image estimate is clipped to the data range [-1, 1].
+
+    eps' = (x_t - c x0_clipped) / s = eps + (c / s)(x0_hat - x0_clipped), with c = sqrt(alpha_bar_t)
+    and s = sqrt(1 - alpha_bar_t): the second form leaves eps exactly as it was wherever the
+    estimate is already in range.
+    """
+    x0_hat = _predict_x0(x_t, t, eps, schedule)
+    ratio = _per_image(schedule.sqrt_alpha_bar, t, x_t) / _per_image(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+    return eps + ratio * (x0_hat - x0_hat.clamp(-1.0, 1.0))
 
 
 def _reverse_step(

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_timestep, check_finite, check_image, check_timestep
+from ._checks import check_batch_timestep, check_finite, check_timestep
 from .samplers import ddpm_sample
 from .schedule import Schedule
 from .steps import Generators, Variance
@@ -175,24 +175,3 @@ def decided_at(labels: Tensor) -> Tensor:
     T = lab.shape[0]
     first_diff = torch.where(differs.any(0), differs.float().argmax(0), torch.full_like(lab[0], T))
     return first_diff  # the row index of the first change equals the last unchanged t
-
-
-def nearest_training(samples: Tensor, data: Tensor) -> tuple[Tensor, Tensor]:
-    """For each sample, the index of the nearest training image and the RMS distance per pixel.
-
-    Args:
-        samples: (B, C, H, W); data: (N, C, H, W).
-
-    Returns:
-        ``(index, rms)``: (B,) long and (B,) float64.
-    """
-    check_image(samples, "samples")
-    check_finite(data, "data")
-    x = samples.reshape(samples.shape[0], -1).to(torch.float64)
-    y = data.reshape(data.shape[0], -1).to(torch.float64)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size")
-    d2 = ((x * x).sum(1, keepdim=True) - 2 * x @ y.T + (y * y).sum(1)).clamp_min(0)
-    index = d2.argmin(dim=1)
-    # the distance itself directly, not from the expansion, so that an exact copy gives 0
-    return index, (x - y[index]).pow(2).mean(1).sqrt()

@@ -1,0 +1,99 @@
+"""The shipped networks, loaded in one call and checked against their training records.
+
+Each network lives in ``weights/`` as ``<name>.pt`` next to ``<name>.json``, the record that
+``make train`` wrote when it made the weights: recipe, seed, steps, wall time, device,
+versions, the loss curve and the SHA-256 of the weights file. Loading refuses a file whose
+hash differs from its record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .classifier import Classifier
+from .unet import UNet, UNetConfig
+
+#: The folder of the shipped weights, inside the package so that ``pip install`` brings them.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+NETWORKS = ("unet", "classifier")
+
+
+class WeightsError(OSError):
+    """A shipped network's weights or training record are missing or do not match."""
+
+
+def _check_name(name: str) -> None:
+    if name not in NETWORKS:
+        raise ValueError(f"network {name!r} is not one of {NETWORKS}")
+
+
+def training_record(name: str = "unet", folder: str | os.PathLike | None = None) -> dict:
+    """The training record of a shipped network (``"unet"`` or ``"classifier"``), as a dict."""
+    _check_name(name)
+    path = Path(folder or WEIGHTS_DIR) / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise WeightsError(f"the training record {path} is missing; {_remedy(name)}") from err
+    except json.JSONDecodeError as err:
+        raise WeightsError(f"the training record {path} is not valid JSON ({err}); {_remedy(name)}") from err
+
+
+def _remedy(name: str) -> str:
+    return (
+        f"restore it with `git checkout -- src/ddpm_sampling/weights/` or make it again with "
+        f"`make train ARGS={name}` (python -m ddpm_sampling.train {name})"
+    )
+
+
+def _checked_state(name: str, folder: str | os.PathLike | None) -> tuple[dict, dict]:
+    """The saved ``{"config", "state_dict"}`` of a network, after checking its hash against the record."""
+    record = training_record(name, folder)
+    path = Path(folder or WEIGHTS_DIR) / f"{name}.pt"
+    if not path.is_file():
+        raise WeightsError(f"the weights file {path} is missing; {_remedy(name)}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != record.get("sha256"):
+        raise WeightsError(
+            f"the weights file {path} is damaged or not the one its record describes: its SHA-256 is "
+            f"{digest[:16]}..., the record says {str(record.get('sha256'))[:16]}...; {_remedy(name)}"
+        )
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return saved, record
+
+
+def _ready(model: nn.Module, state_dict: dict) -> nn.Module:
+    model.load_state_dict(state_dict)
+    return model.eval().requires_grad_(False)  # for sampling and judging only: no gradients, no graphs
+
+
+def load_pretrained(folder: str | os.PathLike | None = None) -> UNet:
+    """The trained noise predictor, ``model(x_t, t) -> eps``, in eval mode on the CPU.
+
+    Args:
+        folder: where ``unet.pt`` and ``unet.json`` are; the package's ``weights/`` by default.
+
+    Raises:
+        WeightsError: the weights or their record are missing, or the weights' SHA-256 is not
+            the one in the record. The message says how to get them back (``make train``).
+    """
+    saved, _ = _checked_state("unet", folder)
+    return _ready(UNet(UNetConfig.from_dict(saved["config"])), saved["state_dict"])
+
+
+def load_classifier(folder: str | os.PathLike | None = None) -> Classifier:
+    """The Fashion-MNIST classifier that judges samples, in eval mode on the CPU.
+
+    ``model(x)`` gives class logits (B, 10) for images (B, 1, 28, 28) in [-1, 1];
+    ``model.features(x)`` the (B, 128) features of the Frechet distance. Raises
+    :class:`WeightsError` like :func:`load_pretrained`.
+    """
+    saved, _ = _checked_state("classifier", folder)
+    config = saved["config"]
+    return _ready(Classifier(tuple(config["channels"]), config["num_classes"]), saved["state_dict"])

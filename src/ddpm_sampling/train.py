@@ -1,0 +1,383 @@
+"""How the book's two networks are made: the noise-predicting U-Net and the Fashion-MNIST classifier.
+
+    python -m ddpm_sampling.train                       # both, with the recipes below (`make train`)
+    python -m ddpm_sampling.train unet --steps 200      # a short run of one of them
+    python -m ddpm_sampling.train unet --resume         # continue from the last checkpoint
+
+The U-Net's recipe is DDPM's (Ho et al. 2020, Algorithm 1) on the book's cosine schedule:
+draw a training image, a timestep t uniform in 1..T and noise eps, and regress the noise
+with the mean squared error. AdamW with a short warm-up and a cosine decay; the weights
+that are shipped are an exponential moving average (EMA) of the trained ones.
+
+Every random draw goes through one seeded ``torch.Generator``. A checkpoint (written whole,
+atomically) holds the networks, the optimiser, the generator's state and the loss so far,
+so ``--resume`` continues where a run stopped. At the end the weights are written next to a
+training record (JSON): recipe, seed, steps, wall time, device, versions, the loss every
+``log_every`` steps and the SHA-256 of the weights file, which :func:`load_pretrained` checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .classifier import Classifier
+from .pretrained import WEIGHTS_DIR
+from .schedule import Schedule, cosine_schedule
+from .steps import _q_sample
+from .unet import UNet, UNetConfig
+
+#: Where checkpoints of a run in progress are kept (not shipped).
+CHECKPOINT_DIR = Path("checkpoints")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training run, whole: what ``make train`` runs, and what the training record keeps."""
+
+    steps: int
+    batch_size: int = 128
+    lr: float = 2e-3  # peak learning rate, reached after ``warmup`` steps, then a cosine decay
+    warmup: int = 200
+    final_lr_fraction: float = 0.05  # the learning rate at the last step, as a fraction of ``lr``
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # largest gradient norm
+    ema_decay: float = 0.999  # 0 turns the EMA off (the classifier)
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_every: int = 500
+
+
+#: The recipes of the shipped networks.
+RECIPES = {
+    "unet": Recipe(steps=5000),
+    "classifier": Recipe(steps=2000, lr=2e-3, weight_decay=0.05, ema_decay=0.0, seed=1),
+}
+
+
+# --- losses -----------------------------------------------------------------------------------
+
+
+def diffusion_loss(model: nn.Module, x0: Tensor, schedule: Schedule, generator: torch.Generator) -> Tensor:
+    r"""DDPM's simple loss (Algorithm 1): :math:`\lVert \epsilon - \epsilon_\theta(x_t, t)\rVert^2`, t ~ U{1..T}.
+
+    Args:
+        x0: a batch of clean images, (B, C, H, W) in [-1, 1].
+        generator: draws t and the noise (on the CPU; moved to ``x0``'s device).
+    """
+    t = torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator)  # (B,)
+    eps = torch.randn(x0.shape, generator=generator).to(x0.device)  # (B, C, H, W)
+    x_t = _q_sample(x0, t, eps, schedule)  # coefficients looked up on the CPU, moved to x0's device
+    return F.mse_loss(model(x_t, t.to(x0.device)), eps)
+
+
+def classifier_loss(model: nn.Module, batch: tuple[Tensor, Tensor], generator: torch.Generator) -> Tensor:
+    """Cross-entropy of the class predictions, with the images shifted by up to 2 pixels (augmentation)."""
+    x, y = batch
+    shift = torch.randint(-2, 3, (2,), generator=generator).tolist()
+    x = torch.roll(x, shifts=shift, dims=(2, 3))
+    return F.cross_entropy(model(x), y)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+def learning_rate(step: int, recipe: Recipe) -> float:
+    """Linear warm-up to ``recipe.lr``, then a cosine decay to ``final_lr_fraction`` of it."""
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    low = recipe.final_lr_fraction
+    return recipe.lr * (low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class Run:
+    """The state of a training run: network, EMA copy, optimiser, generator, step and loss log."""
+
+    def __init__(self, name: str, model: nn.Module, recipe: Recipe, device: str = "cpu"):
+        self.name, self.recipe, self.device = name, recipe, device
+        self.model = model.to(device)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if recipe.ema_decay > 0 else None
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        self.generator = torch.Generator().manual_seed(recipe.seed)
+        self.step = 0
+        self.losses: list[tuple[int, float]] = []  # (step, mean loss over the last log_every steps)
+        self.seconds = 0.0  # training time so far, over all resumed pieces
+
+    def shipped(self) -> nn.Module:
+        """The network whose weights are shipped: the EMA copy if there is one."""
+        return self.ema if self.ema is not None else self.model
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        # the decay grows from 0.1 towards ema_decay so that the first steps are not averaged
+        # with the random initialisation for a thousand steps
+        decay = min(self.recipe.ema_decay, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.ema.parameters(), self.model.parameters()):
+            e.lerp_(p, 1 - decay)
+
+    def state(self) -> dict:
+        return {
+            "name": self.name,
+            "recipe": asdict(self.recipe),
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt": self.opt.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "losses": self.losses,
+            "seconds": self.seconds,
+        }
+
+    def load_state(self, state: dict) -> None:
+        if state["name"] != self.name or state["recipe"] != asdict(self.recipe):
+            raise ValueError(
+                f"the checkpoint is of {state['name']!r} with recipe {state['recipe']}; "
+                f"this run is {self.name!r} with {asdict(self.recipe)}: resume with the same options"
+            )
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.generator.set_state(state["generator"])
+        self.step, self.losses, self.seconds = state["step"], [tuple(x) for x in state["losses"]], state["seconds"]
+
+
+def train(
+    run: Run,
+    loss_fn: Callable[[], Tensor],
+    *,
+    checkpoint: Path | None = None,
+    on_step: Callable[[Run, float], None] | None = None,
+    until: int | None = None,
+) -> Run:
+    """Train ``run`` from its current step up to ``run.recipe.steps`` (or stop early at step ``until``).
+
+    Args:
+        loss_fn: computes the loss of one fresh batch (drawing from ``run.generator``).
+        checkpoint: where to write the run's whole state every ``checkpoint_every`` steps
+            and at the end (atomically: a crash leaves the previous checkpoint whole).
+        on_step: called after every step with the run and that step's loss (progress display).
+    """
+    recipe, interval = run.recipe, []
+    until = recipe.steps if until is None else min(until, recipe.steps)
+    run.model.train()
+    start = time.perf_counter() - run.seconds
+    while run.step < until:
+        for group in run.opt.param_groups:
+            group["lr"] = learning_rate(run.step, recipe)
+        loss = loss_fn()
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(run.model.parameters(), recipe.grad_clip)
+        run.opt.step()
+        run.step += 1
+        if run.ema is not None:
+            run.update_ema()
+        interval.append(loss.item())
+        if run.step % recipe.log_every == 0 or run.step == recipe.steps:
+            run.losses.append((run.step, sum(interval) / len(interval)))
+            interval = []
+        run.seconds = time.perf_counter() - start
+        if on_step is not None:
+            on_step(run, loss.item())
+        if checkpoint is not None and (run.step % recipe.checkpoint_every == 0 or run.step == until):
+            save_atomic(run.state(), checkpoint)
+    run.model.eval()
+    return run
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: ``path`` is never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None) -> Path:
+    """Write the shipped weights (``<name>.pt``) and the training record (``<name>.json``) to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / f"{run.name}.pt"
+    state = {k: v.detach().cpu().contiguous() for k, v in run.shipped().state_dict().items()}
+    save_atomic({"config": config, "state_dict": state}, weights)
+    record = {
+        "network": run.name,
+        "config": config,
+        "parameters": sum(v.numel() for v in state.values()),
+        "recipe": asdict(run.recipe),
+        "seed": run.recipe.seed,
+        "steps": run.step,
+        "wall_time_s": round(run.seconds, 1),
+        "device": device_name(run.device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loss": [[s, round(v, 6)] for s, v in run.losses],
+        **(extra or {}),
+        "sha256": sha256(weights),
+    }
+    write_text_atomic(json.dumps(record, indent=1) + "\n", out_dir / f"{run.name}.json")
+    return weights
+
+
+# --- the two networks -------------------------------------------------------------------------
+
+
+def training_tensors(train: bool = True) -> tuple[Tensor, Tensor]:
+    """Fashion-MNIST as two tensors: images (N, 1, 28, 28) float32 in [-1, 1] and labels (N,)."""
+    from .data import load_fashion_mnist
+
+    ds = load_fashion_mnist(train=train)
+    images = ds.data[:, None].float().div(127.5).sub(1.0)
+    return images, torch.as_tensor(ds.targets)
+
+
+def batch_of(images: Tensor, labels: Tensor, size: int, generator: torch.Generator, device: str):
+    index = torch.randint(len(images), (size,), generator=generator)
+    return images[index].to(device), labels[index].to(device)
+
+
+def unet_run(recipe: Recipe, device: str) -> tuple[Run, Callable[[], Tensor], dict]:
+    config = UNetConfig()
+    torch.manual_seed(recipe.seed)  # the initial weights; every later draw uses the run's generator
+    # channels-last memory makes the convolutions about a fifth faster on a CPU
+    run = Run("unet", UNet(config).to(memory_format=torch.channels_last), recipe, device)
+    images, labels = training_tensors()
+    schedule = cosine_schedule()
+
+    def loss_fn() -> Tensor:
+        x0, _ = batch_of(images, labels, recipe.batch_size, run.generator, device)
+        return diffusion_loss(run.model, x0.contiguous(memory_format=torch.channels_last), schedule, run.generator)
+
+    return run, loss_fn, config.to_dict()
+
+
+def classifier_run(recipe: Recipe, device: str) -> tuple[Run, Callable[[], Tensor], dict]:
+    torch.manual_seed(recipe.seed)
+    model = Classifier()
+    run = Run("classifier", model, recipe, device)
+    images, labels = training_tensors()
+
+    def loss_fn() -> Tensor:
+        return classifier_loss(
+            run.model, batch_of(images, labels, recipe.batch_size, run.generator, device), run.generator
+        )
+
+    return run, loss_fn, model.config()
+
+
+@torch.inference_mode()
+def test_accuracy(model: nn.Module, device: str = "cpu") -> float:
+    images, labels = training_tensors(train=False)
+    model.eval()
+    right = sum(
+        int((model(x.to(device)).argmax(1).cpu() == y).sum()) for x, y in zip(images.split(1000), labels.split(1000))
+    )
+    return right / len(labels)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def progress(run: Run, loss: float) -> None:
+    """One line on the terminal, rewritten in place: step, loss, speed, time left."""
+    r = run.recipe
+    rate = run.step / max(run.seconds, 1e-9)
+    left = (r.steps - run.step) / max(rate, 1e-9)
+    bar = "#" * int(30 * run.step / r.steps)
+    end = "\n" if run.step == r.steps else ""
+    print(
+        f"\r{run.name} [{bar:<30}] {run.step}/{r.steps}  loss {loss:.4f}  {rate:.2f} steps/s  "
+        f"{left / 60:5.1f} min left",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("networks", nargs="*", choices=["unet", "classifier"], default=[], help="default: both")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--steps", type=int, help="train for this many steps instead of the recipe's")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int, help="torch threads on the CPU")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where the weights and records go")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--resume", action="store_true", help="continue from the network's checkpoint")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for name in args.networks or ["unet", "classifier"]:
+        changes = {
+            k: v
+            for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed))
+            if v is not None
+        }
+        for key, value in changes.items():
+            if value < (0 if key == "seed" else 1):
+                parser.error(f"--{key.replace('_', '-')} = {value} is outside the valid range (>= 1; seed >= 0)")
+        recipe = replace(RECIPES[name], **changes)
+        run, loss_fn, config = (unet_run if name == "unet" else classifier_run)(recipe, args.device)
+        checkpoint = args.checkpoints / f"{name}.ckpt"
+        if args.resume:
+            if not checkpoint.is_file():
+                parser.error(f"--resume: no checkpoint at {checkpoint}")
+            run.load_state(torch.load(checkpoint, map_location=args.device, weights_only=True))
+            print(f"{name}: resuming at step {run.step} of {recipe.steps}", file=sys.stderr)
+        train(run, loss_fn, checkpoint=checkpoint, on_step=progress)
+        extra = {"test_accuracy": round(test_accuracy(run.model, args.device), 4)} if name == "classifier" else {}
+        path = export(run, config, args.out, extra)
+        print(f"{name}: wrote {path} and its training record ({run.seconds / 60:.1f} min)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+r"""How good are samples? Measures in the features of the book's own classifier, and distances to the data.
+
+- :func:`frechet_distance`: the Frechet distance between two sets of images, each summarised by
+  the mean and covariance of its classifier features (the FID recipe of Heusel et al. 2017, with
+  the small Fashion-MNIST classifier of :func:`~ddpm_sampling.load_classifier` in place of Inception).
+- :func:`class_shares`: how the samples spread over the ten classes, by the classifier's vote.
+- :func:`nearest_training`: each image's nearest training image and the distance to it; a model
+  that copies its training set has distance 0.
+- :func:`noise_prediction_error`: how far a model's predicted noise is from the true noise, per t.
+
+``python -m ddpm_sampling.evaluate`` (``make evaluate``) computes the quality table of the
+trained-network chapter into ``weights/evaluation.json``, with its provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_finite, check_image
+from .data import CLASS_NAMES
+from .models import Model
+from .schedule import Schedule
+from .steps import _predict_x0, _q_sample
+
+#: Pixels further than this outside the data range [-1, 1] count as saturated.
+SATURATION_MARGIN = 0.1
+
+
+# --- features and the Frechet distance ---------------------------------------------------------
+
+
+@torch.no_grad()
+def classifier_features(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """The classifier's penultimate features of ``images`` (N, 1, 28, 28): (N, 128) float64."""
+    check_image(images, "images")
+    return torch.cat([classifier.features(x).double() for x in images.split(batch_size)])
+
+
+@torch.no_grad()
+def classify(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """The classifier's label for each image, (N,) long."""
+    check_image(images, "images")
+    return torch.cat([classifier(x).argmax(1) for x in images.split(batch_size)])
+
+
+def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and covariance (D, D) of features (N, D), in float64 (N >= 2)."""
+    check_finite(features, "features")
+    if features.dim() != 2 or features.shape[0] < 2:
+        raise ValueError(f"features must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
+    f = features.double()
+    return f.mean(0), torch.cov(f.T)
+
+
+def _sqrt_psd(m: Tensor) -> Tensor:
+    """The square root of a symmetric positive semi-definite matrix, by its eigendecomposition."""
+    w, v = torch.linalg.eigh((m + m.T) / 2)
+    return (v * w.clamp_min(0).sqrt()) @ v.T
+
+
+def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
+    r"""The Frechet (2-Wasserstein) distance squared between two Gaussians.
+
+    .. math:: d^2 = \lVert\mu_1-\mu_2\rVert^2 + \operatorname{tr}\Big(\Sigma_1+\Sigma_2
+              -2\big(\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}\big)^{1/2}\Big)
+
+    This is the quantity FID reports. The symmetric form under the trace has the same
+    trace as :math:`(\Sigma_1\Sigma_2)^{1/2}` and needs only symmetric eigendecompositions.
+    """
+    mu1, mu2, sigma1, sigma2 = (x.double() for x in (mu1, mu2, sigma1, sigma2))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
+        raise ValueError(
+            f"the means must be (D,) and the covariances (D, D) of one D, got {tuple(mu1.shape)}, "
+            f"{tuple(sigma1.shape)}, {tuple(mu2.shape)}, {tuple(sigma2.shape)}"
+        )
+    root1 = _sqrt_psd(sigma1)
+    cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp_min(0).sqrt().sum()
+    d2 = (mu1 - mu2).pow(2).sum() + sigma1.trace() + sigma2.trace() - 2 * cross
+    return float(d2.clamp_min(0))
+
+
+def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
+    """The Frechet distance between two sets of features, (N, D) and (M, D), each seen as a Gaussian."""
+    return frechet_distance_gaussians(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
+
+
+# --- simple measures --------------------------------------------------------------------------
+
+
+def class_shares(labels: Tensor, num_classes: int = len(CLASS_NAMES)) -> Tensor:
+    """The fraction of ``labels`` (N,) in each class, (num_classes,) float64, summing to 1."""
+    if labels.dim() != 1 or labels.numel() == 0 or labels.dtype.is_floating_point:
+        raise ValueError(f"labels must be a non-empty (N,) integer tensor, got {labels.dtype} {tuple(labels.shape)}")
+    return torch.bincount(labels, minlength=num_classes).double() / labels.numel()
+
+
+def saturated(images: Tensor, margin: float = SATURATION_MARGIN) -> Tensor:
+    """For each image (B, C, H, W), the fraction of its pixels outside [-1 - margin, 1 + margin], (B,)."""
+    check_image(images, "images")
+    return (images.abs() > 1 + margin).flatten(1).double().mean(1)
+
+
+@torch.no_grad()
+def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tuple[Tensor, Tensor]:
+    """For each sample, the index of the nearest training image and the RMS distance per pixel.
+
+    Args:
+        samples: (B, C, H, W); data: (N, C, H, W). The data is taken ``chunk`` images at a time,
+            so that 60,000 training images need no (B, 60000) matrix at once.
+
+    Returns:
+        ``(index, rms)``: (B,) long and (B,) float64.
+    """
+    check_image(samples, "samples")
+    check_finite(data, "data")
+    x = samples.reshape(samples.shape[0], -1).double()
+    if data[0].numel() != x.shape[1] or data.dim() != samples.dim():
+        raise ValueError(f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size")
+    x_sq = (x * x).sum(1, keepdim=True)
+    best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
+    best_i = torch.zeros(x.shape[0], dtype=torch.long)
+    for start in range(0, data.shape[0], chunk):
+        y = data[start : start + chunk].reshape(-1, x.shape[1]).double()
+        d2 = x_sq - 2 * x @ y.T + (y * y).sum(1)  # (B, chunk) squared distances
+        d2_min, i_min = d2.min(dim=1)
+        closer = d2_min < best_d2
+        best_d2[closer], best_i[closer] = d2_min[closer], i_min[closer] + start
+    # the distance itself directly, not from the expansion, so that an exact copy gives 0
+    nearest = data[best_i].reshape(x.shape).double()
+    return best_i, (x - nearest).pow(2).mean(1).sqrt()
+
+
+@torch.no_grad()
+def noise_prediction_error(
+    model: Model, schedule: Schedule, images: Tensor, timesteps: list[int], generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    r"""The RMS error of the model's noise prediction at each timestep, on clean ``images`` (B, C, H, W).
+
+    For each t: draw fresh noise, form :math:`x_t` in closed form, ask the model, and compare.
+    Also returns the RMS error of the one-shot estimate :math:`\hat x_0` it implies.
+
+    Returns:
+        ``(eps_rms, x0_rms)``: two (len(timesteps),) float64 tensors.
+    """
+    check_image(images, "images")
+    eps_rms, x0_rms = [], []
+    for t in timesteps:
+        eps = torch.randn(images.shape, generator=generator)
+        x_t = _q_sample(images, t, eps, schedule)
+        eps_hat = model(x_t, t)
+        eps_rms.append((eps_hat - eps).double().pow(2).mean().sqrt())
+        x0_rms.append((_predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
+    return torch.stack(eps_rms), torch.stack(x0_rms)
+
+
+# --- the quality table ------------------------------------------------------------------------
+
+
+def quality(samples: Tensor, classifier: nn.Module, reference: tuple[Tensor, Tensor]) -> dict:
+    """Frechet distance to the ``reference`` statistics (mean, covariance), class shares, saturation."""
+    feats = classifier_features(classifier, samples.clamp(-1, 1))
+    shares = class_shares(classify(classifier, samples.clamp(-1, 1)))
+    return {
+        "frechet": frechet_distance_gaussians(*gaussian_statistics(feats), *reference),
+        "class_shares": [round(float(s), 4) for s in shares],
+        "saturated": float((saturated(samples) > 0.05).double().mean()),
+    }
+
+
+def sample_point(
+    model: Model, schedule: Schedule, sampler: str, steps: int, n: int, seed: int, clip_x0: bool = True
+) -> Tensor:
+    """The ``n`` samples of one point of the quality table: ``sampler`` ("DDPM", "DDIM" or "strided DDPM")
+    with ``steps`` steps. The start x_T comes from ``seed`` and the fresh noise from ``seed + 1``, so
+    every point of one seed starts from the same x_T."""
+    from .fast import ddim_sample, strided_ddpm_sample
+    from .samplers import ddpm_sample
+
+    x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
+    noise = torch.Generator().manual_seed(seed + 1)
+    if sampler == "DDPM":
+        if steps != schedule.T:
+            raise ValueError(f"DDPM takes every step: steps = {steps} must be T = {schedule.T}")
+        return ddpm_sample(model, schedule, x_T=x_T, generator=noise, clip_x0=clip_x0)[0]
+    if sampler == "DDIM":
+        return ddim_sample(model, schedule, num_steps=steps, x_T=x_T, clip_x0=clip_x0)
+    if sampler == "strided DDPM":
+        return strided_ddpm_sample(model, schedule, num_steps=steps, x_T=x_T, generator=noise, clip_x0=clip_x0)
+    raise ValueError(f"sampler = {sampler!r} is not one of ('DDPM', 'DDIM', 'strided DDPM')")
+
+
+@torch.no_grad()
+def what_survives(
+    model: Model,
+    schedule: Schedule,
+    classifier: nn.Module,
+    images: Tensor,
+    start_t: int,
+    seed: int,
+) -> dict:
+    """Noise ``images`` to ``start_t``, sample back down with 1,000-step DDPM (clipped), and compare.
+
+    Returns the share of results that the classifier puts in the class it gives the original,
+    and the median RMS distance between each result and its original.
+    """
+    from .samplers import ddpm_sample
+
+    g = torch.Generator().manual_seed(seed)
+    x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
+    x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
+    same = classify(classifier, x0) == classify(classifier, images)
+    return {
+        "start_t": start_t,
+        "same_class": float(same.double().mean()),
+        "rms_median": float((x0 - images).double().pow(2).flatten(1).mean(1).sqrt().median()),
+    }
+
+
+def test_reference(classifier: nn.Module) -> tuple[Tensor, Tensor]:
+    """Mean and covariance of the classifier features of the 10,000 test images."""
+    from .train import training_tensors
+
+    images, _ = training_tensors(train=False)
+    return gaussian_statistics(classifier_features(classifier, images))
+
+
+def evaluation_path(folder: Path | None = None) -> Path:
+    from .pretrained import WEIGHTS_DIR
+
+    return Path(folder or WEIGHTS_DIR) / "evaluation.json"
+
+
+def load_evaluation(folder: Path | None = None) -> dict:
+    """The committed quality table (``make evaluate``), as a dict."""
+    return json.loads(evaluation_path(folder).read_text())
+
+
+def evaluate(
+    n: int,
+    steps: list[int],
+    seed: int,
+    log: Callable[[str], None],
+    weights: Path | None = None,
+    n_survive: int = 100,
+    survive_from: tuple[int, ...] = (100, 200, 300, 400, 500, 600, 700, 800, 900),
+) -> dict:
+    """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`)
+    and, for ``n_survive`` test images, what survives of them from each start in ``survive_from``
+    (see :func:`what_survives`)."""
+    from .pretrained import load_classifier, load_pretrained, training_record
+    from .schedule import cosine_schedule
+    from .train import training_tensors
+
+    t_start = time.perf_counter()
+    model, classifier, schedule = load_pretrained(weights), load_classifier(weights), cosine_schedule()
+    reference = test_reference(classifier)
+    train_images, _ = training_tensors(train=True)
+    test_images, _ = training_tensors(train=False)
+    pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[:n]
+    test_pick = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(seed))[:n]
+    _, test_nearest = nearest_training(test_images[test_pick], train_images)
+    baseline = {**quality(train_images[pick], classifier, reference), "nearest_median": float(test_nearest.median())}
+    log(f"baseline: Frechet {baseline['frechet']:.3f}")
+    points = []
+    plan = [("DDPM", schedule.T, True), ("DDPM", schedule.T, False)]
+    plan += [(name, s, True) for name in ("DDIM", "strided DDPM") for s in steps]
+    for sampler, s, clip in plan:
+        t0 = time.perf_counter()
+        x0 = sample_point(model, schedule, sampler, s, n, seed, clip_x0=clip)
+        point = {"sampler": sampler, "steps": s, "clip_x0": clip, **quality(x0, classifier, reference)}
+        if sampler == "DDPM" and clip:
+            point["nearest_median"] = float(nearest_training(x0, train_images)[1].median())
+        point["seconds"] = round(time.perf_counter() - t0, 1)
+        points.append(point)
+        log(f"{sampler} {s} steps, clip {clip}: Frechet {point['frechet']:.3f} ({point['seconds']:.0f} s)")
+    survival = []
+    for start_t in survive_from:
+        t0 = time.perf_counter()
+        survival.append(what_survives(model, schedule, classifier, test_images[test_pick[:n_survive]], start_t, seed))
+        log(f"from t = {start_t}: {survival[-1]['same_class']:.2f} keep their class ({time.perf_counter() - t0:.0f} s)")
+    return {
+        "command": "python -m ddpm_sampling.evaluate " + " ".join(sys.argv[1:]),
+        "n": n,
+        "n_survive": n_survive,
+        "seed": seed,
+        "steps": steps,
+        "reference": "the 10,000 test images",
+        "baseline": "n training images (seeded choice) against the test images; nearest_median: n test images",
+        "weights_sha256": {name: training_record(name, weights)["sha256"] for name in ("unet", "classifier")},
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": f"cpu ({torch.get_num_threads()} threads)",
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_time_s": round(time.perf_counter() - t_start, 1),
+        "real_data": baseline,
+        "points": points,
+        "survival": survival,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .train import write_text_atomic
+
+    parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
+    parser.add_argument("--n-survive", type=int, default=100, help="test images per start of the survival curve")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
+    parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
+    args = parser.parse_args(argv)
+    if args.n < 2:
+        parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
+    table = evaluate(
+        args.n, args.steps, args.seed, lambda msg: print(msg, file=sys.stderr, flush=True), args.weights, args.n_survive
+    )
+    path = evaluation_path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(json.dumps(table, indent=1) + "\n", path)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Plots of the trained-network chapter, in the book's style (see :mod:`ddpm_sampling.plots`).
+
+Each helper takes ``ax``/``axes=None``, returns the figure and never shows it. Figures are at
+most 7.5 inches wide (the page's text column at 100 dpi) with text of at least 9 points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .plots import BOOK_STYLE, show_image
+from .plots_generation import SERIES_COLORS
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    with plt.rc_context(BOOK_STYLE):
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def loss_curve(loss: Sequence[tuple[int, float]], ax: Axes | None = None) -> Figure:
+    """The training loss (mean over each logging interval) against the step, log-scaled loss."""
+    ax = _axes(ax, (6.5, 3.2))
+    steps, values = zip(*loss)
+    ax.plot(steps, values, color=SERIES_COLORS[0], lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (batch of 128 images)")
+    ax.set_ylabel("noise-prediction MSE (log)")
+    ax.set_title("Training loss")
+    return ax.figure
+
+
+def image_bands(bands: dict[str, Tensor], ncols: int = 8, titles: dict[str, Sequence[str]] | None = None) -> Figure:
+    """Several sets of images (B, 1, H, W), each a labelled band of rows of ``ncols`` images.
+
+    Images outside [-1, 1] are drawn saturated (black or white); the data is not changed.
+    """
+    titles = titles or {}
+    rows = {name: -(-x.shape[0] // ncols) for name, x in bands.items()}
+    with plt.rc_context(BOOK_STYLE):
+        fig = plt.figure(figsize=(0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
+        panels = fig.subfigures(len(bands), 1, height_ratios=[0.95 * r + 0.45 for r in rows.values()], squeeze=False)
+    for panel, (name, x) in zip(panels[:, 0], bands.items()):
+        axes = panel.subplots(rows[name], ncols, squeeze=False)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for i in range(x.shape[0]):
+            names = titles.get(name)
+            show_image(axes.flat[i], x[i], names[i] if names else "")
+            axes.flat[i].title.set_fontsize(9)
+        panel.suptitle(name, fontsize=11)
+    return fig
+
+
+def error_per_t(
+    timesteps: Sequence[int],
+    eps_rms: Sequence[float],
+    x0_rms: Sequence[float],
+    assumed: float,
+    gain: Sequence[float],
+    data_std: float,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """Left: the network's noise-prediction error against t, next to the assumed constant error.
+    Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and the
+    data's standard deviation (the error of predicting the mean image)."""
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
+    ax = axes[0]
+    ax.plot(timesteps, eps_rms, "o-", ms=3, color=SERIES_COLORS[0], label="trained network")
+    ax.axhline(assumed, ls="--", color=SERIES_COLORS[1], label=f"Exercise 3's model ({assumed})")
+    ax.set_yscale("log")
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel(r"RMS error of $\hat\epsilon$ (log)")
+    ax.set_title("Predicted noise")
+    ax.legend(fontsize=9)
+    ax = axes[1]
+    ax.plot(timesteps, x0_rms, "o-", ms=3, color=SERIES_COLORS[0], label="trained network")
+    ax.plot(timesteps, [assumed * g for g in gain], "--", color=SERIES_COLORS[1], label=f"{assumed} x error gain")
+    ax.axhline(data_std, ls=":", color=SERIES_COLORS[2], label="data std (mean image)")
+    ax.set_yscale("log")
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel(r"RMS error of one-shot $\hat x_0$ (log)")
+    ax.set_title("One-shot clean image")
+    ax.legend(fontsize=9)
+    return axes[0].figure
+
+
+def quality_vs_steps(
+    steps: dict[str, Sequence[int]],
+    frechet: dict[str, Sequence[float]],
+    imbalance: dict[str, Sequence[float]],
+    references: dict[str, tuple[float, float]],
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """Frechet distance (left) and class imbalance (right) against the number of steps, per sampler.
+
+    ``references`` maps a name to its (Frechet distance, imbalance), drawn as horizontal lines.
+    """
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6))
+    for color, name in zip(SERIES_COLORS, steps):
+        axes[0].plot(steps[name], frechet[name], "o-", color=color, label=name)
+        axes[1].plot(steps[name], imbalance[name], "o-", color=color, label=name)
+    for (name, (fd, imb)), style in zip(references.items(), ["--", ":"]):
+        axes[0].axhline(fd, ls=style, color="#57606a", label=name)
+        axes[1].axhline(imb, ls=style, color="#57606a", label=name)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("Frechet distance to test set (log)")
+    axes[0].set_title("Quality")
+    axes[1].set_ylabel("largest |class share - 10%|")
+    axes[1].set_title("Class balance")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("number of steps")
+    axes[0].legend(fontsize=9)
+    return axes[0].figure
+
+
+def survival_plot(
+    start_t: Sequence[int], same_class: Sequence[float], rms: Sequence[float], axes: Sequence[Axes] | None = None
+) -> Figure:
+    """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+    axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])
+    axes[0].axhline(10, ls=":", color="#57606a", label="chance (10%)")
+    axes[0].set_ylim(0, 105)
+    axes[0].set_ylabel("same class as the original (%)")
+    axes[0].legend(fontsize=9)
+    axes[1].plot(start_t, rms, "o-", color=SERIES_COLORS[1])
+    axes[1].set_ylabel("median RMS distance to the original")
+    axes[1].set_ylim(bottom=0)
+    for ax in axes:
+        ax.set_xlabel("start of the reverse chain, t")
+    return axes[0].figure

@@ -1,9 +1,11 @@
 """Shared fixtures: one strict, from-scratch build of the real book per test session.
 
-The strict build is what CI runs: every chapter executed afresh (``execute_notebooks:
-force``), warnings and broken references are errors (``-W -n --keep-going``), a raising
-cell stops the build (``raise_on_error``) and its traceback is shown (``show_tb``). The
-local ``make book`` keeps its cache: the strict settings live in a derived copy of
+The strict build is what CI runs: every chapter executed afresh into an empty cache (by
+``book/_ext/execute_chapters.py``, several side by side, as ``make book`` does), then the
+build reads them from there (``execute_notebooks: cache``). Warnings and broken references
+are errors (``-W -n --keep-going``), a raising cell stops the build (``raise_on_error``;
+a chapter that raised is not cached, so the build executes it itself and fails) and its
+traceback is shown (``show_tb``). The strict settings live in a derived copy of
 ``_config.yml`` written next to the build, never in the file itself.
 """
 
@@ -36,14 +38,15 @@ kernelspec:
 """
 #: Where the session's strict build goes; its ``html/reports`` keep the execution logs.
 TEST_BUILD = ROOT / "_build" / "test"
+EXECUTE_CHAPTERS = ROOT / "book" / "_ext" / "execute_chapters.py"
 
 
-def strict_config(source: Path, dest: Path) -> Path:
-    """Write ``source/_config.yml`` with forced, failing-loud execution to ``dest``; return it."""
+def strict_config(source: Path, dest: Path, cache: Path) -> Path:
+    """Write ``source/_config.yml`` with failing-loud execution from the fresh ``cache`` to ``dest``; return it."""
     config = yaml.safe_load((source / "_config.yml").read_text())
     execute = config.setdefault("execute", {})
-    execute.update(execute_notebooks="force", raise_on_error=True, show_tb=True, allow_errors=False)
-    execute.pop("cache", None)
+    execute.update(execute_notebooks="cache", raise_on_error=True, show_tb=True, allow_errors=False)
+    execute["cache"] = str(cache)
     # paths that jupyter-book resolves against the config file's folder must keep pointing into the book
     local = config.get("sphinx", {}).get("local_extensions") or {}
     for name, path in local.items():
@@ -61,14 +64,21 @@ def strict_build(source: Path, out: Path, env: dict[str, str] | None = None) -> 
     what a careless machine would).
     """
     shutil.rmtree(out, ignore_errors=True)
-    config = strict_config(source, out / "_config.strict.yml")
+    cache = out / "_build" / ".jupyter_cache"
+    config = strict_config(source, out / "_config.strict.yml", cache)
     extra = env
     env = {**os.environ, "FASHION_MNIST_ROOT": os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data"))}
     env.pop("MPLBACKEND", None)  # the book's figures need the inline backend
     env.update(extra or {})
+    pre = [sys.executable, str(EXECUTE_CHAPTERS), "--cache", str(cache), "--root", str(source)]
+    executed = subprocess.run(pre, capture_output=True, text=True, env=env, cwd=source)
+    if executed.returncode != 0:
+        return executed
     cmd = [str(JUPYTER_BOOK), "build", str(source), "--config", str(config), "--path-output", str(out)]
     cmd += ["--all", "-W", "-n", "--keep-going"]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source)
+    proc.stdout = executed.stdout + proc.stdout  # the chapters' execution times come first
+    return proc
 
 
 def build_failure(proc: subprocess.CompletedProcess[str]) -> str:

@@ -63,3 +63,32 @@ def test_animation_has_every_frame_and_no_request_off_the_page():
 def test_animation_needs_a_frame():
     with pytest.raises(ValueError, match="snapshots is empty"):
         plots.trajectory_animation({})
+
+
+def test_small_text_finds_text_that_the_page_shrinks_below_the_limit():
+    import matplotlib.pyplot as plt
+
+    from ddpm_sampling.plots import MIN_TEXT_PX, PAGE_WIDTH_PX, small_text
+
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_PX / 100, 3), dpi=100)
+    ax.set_title("readable", fontsize=10)
+    ax.tick_params(labelsize=10)
+    assert small_text(fig) == []
+    ax.set_xlabel("tiny", fontsize=6)
+    assert small_text(fig) == [f"'tiny' at {6 * 100 / 72:.1f} px"]
+    # the same 10-point text in a figure twice as wide as the page is shown at half size
+    fig.set_figwidth(2 * PAGE_WIDTH_PX / 100)
+    assert any(f"{10 * 100 / 72 / 2:.1f} px" in s for s in small_text(fig))
+    assert 10 * 100 / 72 / 2 < MIN_TEXT_PX
+    plt.close("all")
+
+
+def test_glue_figure_refuses_an_unreadable_figure():
+    import matplotlib.pyplot as plt
+
+    from ddpm_sampling.chapter_helpers import glue_figure
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_title("tiny", fontsize=5)
+    with pytest.raises(ValueError, match="figure 'fig_tiny' has text too small to read on the page: 'tiny'"):
+        glue_figure("fig_tiny", fig)

@@ -54,9 +54,20 @@ class Table:
 
 def glue_figure(name: str, fig: Figure) -> None:
     """Glue ``fig`` under ``name`` for a ``{glue:figure}`` with a caption, and close it so
-    that the cell does not show it a second time."""
+    that the cell does not show it a second time.
+
+    Raises ``ValueError`` if any text of the figure would appear smaller than
+    :data:`~ddpm_sampling.plots.MIN_TEXT_PX` pixels on the page (see
+    :func:`~ddpm_sampling.plots.small_text`): the build fails rather than print it unreadable.
+    """
     from myst_nb import glue
 
+    from .plots import small_text
+
+    too_small = small_text(fig)
+    if too_small:
+        plt.close(fig)
+        raise ValueError(f"figure {name!r} has text too small to read on the page: {', '.join(too_small)}")
     glue(name, fig, display=False)
     plt.close(fig)
 

@@ -7,6 +7,7 @@ images go beyond that range and are drawn saturated (the data is not changed).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from .schedule import Schedule, error_gain
@@ -42,6 +44,33 @@ BOOK_STYLE = {
 }
 #: One color per coefficient, kept across chapters.
 COLORS = {"scale": "#8250df", "eps_coef": "#cf222e", "sigma": "#1a7f37", "gain": "#0969da"}
+
+
+#: The width in CSS pixels of the page's text column in a 1280-pixel-wide window (the site
+#: tests check it): a wider figure is scaled down to it, and its text with it.
+PAGE_WIDTH_PX = 700
+#: The smallest text, in CSS pixels on the page, that a figure may have.
+MIN_TEXT_PX = 9.0
+
+
+def small_text(fig: Figure, page_px: float = PAGE_WIDTH_PX, min_px: float = MIN_TEXT_PX) -> list[str]:
+    """Every visible text of ``fig`` that the page shows smaller than ``min_px`` CSS pixels.
+
+    A figure saved at ``fig.dpi`` is ``width x dpi`` pixels wide and shown at most
+    ``page_px`` wide, so a text of ``s`` points appears ``s x dpi / 72 x min(1, page_px /
+    (width x dpi))`` pixels high. Returns one description per offending text.
+    """
+    from matplotlib.text import Text
+
+    scale = min(1.0, page_px / (fig.get_figwidth() * fig.dpi))
+    found = []
+    for text in fig.findobj(Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        px = text.get_fontsize() * fig.dpi / 72 * scale
+        if px < min_px - 1e-9:
+            found.append(f"{text.get_text()[:40]!r} at {px:.1f} px")
+    return found
 
 
 def use_book_style() -> None:
@@ -98,7 +127,8 @@ def image_grid(
     titles = list(titles) if titles is not None else [""] * len(images)
     nrows = -(-len(images) // ncols)
     with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 2.1 * nrows), squeeze=False)
+        width = min(1.9, 7.5 / ncols)  # at most the page's width
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (width + 0.2) * nrows), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, img, title in zip(axes.flat, images, titles):
@@ -144,36 +174,79 @@ def coefficient_panels(
     schedule: Schedule,
     unclipped: Schedule | None = None,
     mark_t: Sequence[int] = (),
-    axes: Sequence[Axes] | None = None,
+    axes: Sequence[Sequence[Axes]] | None = None,
+    last: int = 12,
+    first: int = 100,
 ) -> Figure:
-    r"""The three reverse-step coefficients over t = 1..T, on log axes so that both the
-    flat middle and the last steps are readable.
+    r"""The three reverse-step coefficients: the whole schedule (left) and close-ups of its ends (right).
 
-    The scaling factor is drawn as :math:`1/\sqrt{\alpha_t} - 1`, its distance from 1,
-    which spans orders of magnitude. ``unclipped`` adds the raw schedule as a dashed line.
+    Left, t = 1..T on log axes, the scaling factor drawn as :math:`1/\sqrt{\alpha_t} - 1`, its
+    distance from 1. Right: the scaling factor and the noise injection over the ``last``
+    steps, with each value written on its point (and ``unclipped``'s last value, which no
+    axis can hold, written beside it), and the noise correction over the ``first`` steps on
+    a linear axis, where it dips before it rises. ``axes``: a 3 x 2 grid.
     """
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(3, 1, figsize=(7.5, 8.4), sharex=True)
-    fig = axes[0].figure
-    t = torch.arange(1, schedule.T + 1).numpy()
-    panels = [
-        ("scale", r"scaling factor: $1/\sqrt{\alpha_t} - 1$", lambda s: s.scale[1:] - 1),
-        ("eps_coef", r"noise correction: $\beta_t/\sqrt{1-\bar\alpha_t}$", lambda s: s.eps_coef[1:]),
-        ("sigma", r"noise injection: $\sigma_t=\sqrt{\beta_t}$", lambda s: s.sigma[1:]),
+            fig, axes = plt.subplots(3, 2, figsize=(7.5, 8.6), width_ratios=[1.5, 1])
+    fig = axes[0][0].figure
+    T = schedule.T
+    last, first = min(last, T), min(first, T)
+    t = torch.arange(1, T + 1)
+    rows = [
+        ("scale", r"scaling factor $1/\sqrt{\alpha_t}$", schedule.scale, True),
+        ("eps_coef", r"noise correction $\beta_t/\sqrt{1-\bar\alpha_t}$", schedule.eps_coef, False),
+        ("sigma", r"noise injection $\sigma_t=\sqrt{\beta_t}$", schedule.sigma, True),
     ]
-    for ax, (key, title, value) in zip(axes, panels):
-        if unclipped is not None:
-            ax.plot(t, value(unclipped).numpy(), color="#6e7781", ls="--", lw=1.2, label="unclipped")
-        label = f"clipped at {schedule.max_beta}" if schedule.max_beta is not None else "unclipped"
-        ax.plot(t, value(schedule).numpy(), color=COLORS[key], lw=2, label=label)
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.set_ylabel("value (log scale)")
+    for (key, title, value, at_end), (whole, close) in zip(rows, axes):
+        shown = value[1:] - 1 if key == "scale" else value[1:]
+        whole.plot(t.numpy(), shown.numpy(), color=COLORS[key], lw=2)
+        whole.set_yscale("log")
+        whole.set_title(title + (r" $- 1$" if key == "scale" else "") + ", all t")
+        whole.set_ylabel("log scale")
         for m in mark_t:
-            ax.axvline(m, color="#6e7781", lw=0.8, ls=":")
-        _mark_end(ax, schedule)
-        ax.legend(loc="upper left", fontsize=9)
+            whole.axvline(m, color="#6e7781", lw=0.8, ls=":")
+        _mark_end(whole, schedule)
+        ts = torch.arange(T - last + 1, T + 1) if at_end else torch.arange(1, first + 1)
+        close.plot(ts.numpy(), value[ts].numpy(), "o-" if at_end else "-", color=COLORS[key], ms=3, lw=1.5)
+        close.set_xlabel("timestep t")
+        close.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        if at_end:
+            close.set_yscale("log")
+            close.set_ylim(top=float(value[T]) * 1.8)
+            close.set_title(f"the last {last} steps")
+            for tt in range(max(1, T - 2), T + 1):
+                close.annotate(
+                    f"{float(value[tt]):.3g}",
+                    (tt, float(value[tt])),
+                    textcoords="offset points",
+                    xytext=(-4, 6),
+                    ha="right",
+                    fontsize=9,
+                )
+        else:
+            low = int(value[1 : first + 1].argmin()) + 1
+            close.plot([low], [float(value[low])], "o", color=COLORS[key], ms=5)
+            close.annotate(
+                f"lowest at t = {low}",
+                (low, float(value[low])),
+                textcoords="offset points",
+                xytext=(0, 10),
+                ha="center",
+                fontsize=9,
+            )
+            close.set_title(f"the first {first} steps")
+    if unclipped is not None:
+        top = axes[0][1]
+        top.text(
+            0.03,
+            0.95,
+            f"unclipped at t = {T}:\n{float(unclipped.scale[T]):.2g} (off the axis)",
+            transform=top.transAxes,
+            va="top",
+            fontsize=9,
+            color="#57606a",
+        )
     return fig
 
 
@@ -209,13 +282,16 @@ def trajectory_animation(
     interval: int = 250,
     size: float = 1.9,
     dpi: int = 72,
+    alt: str = "",
 ) -> str:
     """The trajectory as a self-contained HTML animation (play, pause, scrub), with no kernel
     and no network needed: every frame is a PNG inside the page's own JavaScript.
 
     One frame per snapshot, noisiest first; with ``x0_hats``, the predicted clean image
-    at the same time is drawn beside x_t. Keep to a few dozen frames: each one is
-    stored in the page. Returns the HTML, for ``IPython.display.HTML``.
+    at the same time is drawn beside x_t. Keep to a few
+    dozen frames: each one is stored in the page. ``alt`` describes the animation for
+    readers who cannot see it (the frame image's alt text). Returns the HTML, for
+    ``IPython.display.HTML``.
     """
     from matplotlib.animation import FuncAnimation
 
@@ -241,7 +317,8 @@ def trajectory_animation(
     plt.close(fig)
     # matplotlib links Font Awesome from a CDN for the button icons; the site ships its own copy
     # (the theme's), and a page that reaches off its host is not complete offline
-    return re.sub(r"<link[^>]*font-awesome[^>]*>\n?", "", out)
+    out = re.sub(r"<link[^>]*font-awesome[^>]*>\n?", "", out)
+    return re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m[1]}" alt="{html.escape(alt)}">', out)
 
 
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
@@ -249,7 +326,7 @@ def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Fig
     :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis."""
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
     t = torch.arange(schedule.T + 1).numpy()
     ax = axes[0]
     ax.plot(t, schedule.alpha_bar.numpy(), color=COLORS["gain"], lw=2, label=r"signal $\bar\alpha_t$")

@@ -29,15 +29,15 @@ def sample_pairs(
         raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
     bands = -(-n // ncols)
     with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(2 * bands, ncols, figsize=(1.0 * ncols, 2.5 * bands), squeeze=False)
+        fig, axes = plt.subplots(2 * bands, ncols, figsize=(0.92 * ncols, 2.5 * bands), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
         r, c = divmod(i, ncols)
         show_image(axes[2 * r, c], samples[i], top_titles[i])
         show_image(axes[2 * r + 1, c], nearest[i], bottom_titles[i])
-        axes[2 * r, c].title.set_fontsize(8)
-        axes[2 * r + 1, c].title.set_fontsize(8)
+        axes[2 * r, c].title.set_fontsize(9)
+        axes[2 * r + 1, c].title.set_fontsize(9)
     return fig
 
 
@@ -49,17 +49,17 @@ def x0_hat_rows(
     ts = sorted(x0_hats, reverse=True)
     with plt.rc_context(BOOK_STYLE):
         fig, axes = plt.subplots(
-            len(rows), len(ts), figsize=(0.72 * len(ts) + 0.8, 0.8 * len(rows) + 0.6), squeeze=False
+            len(rows), len(ts), figsize=(0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6), squeeze=False
         )
     for r, (b, label) in enumerate(zip(rows, row_labels)):
         for c, t in enumerate(ts):
             show_image(axes[r, c], x0_hats[t][b], f"t={t}" if r == 0 else "")
-            axes[r, c].title.set_fontsize(8)
+            axes[r, c].title.set_fontsize(9)
         axes[r, 0].set_axis_on()
         axes[r, 0].set_xticks([])
         axes[r, 0].set_yticks([])
         axes[r, 0].grid(False)
-        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+        axes[r, 0].set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -72,7 +72,7 @@ def decision_plot(
     Right: per sample, the t from which on its class and its training image stay fixed."""
     if axes is None:
         with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), width_ratios=[1.3, 1])
+            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), width_ratios=[1.3, 1])
     T = top_weight.shape[0] - 1
     t = torch.arange(1, T + 1)
     ax = axes[0]
@@ -88,11 +88,11 @@ def decision_plot(
     ax.scatter(image_decided, idx, color=SERIES_COLORS[0], marker="x", label="training image fixed", zorder=3)
     ax.set_xlim(T * 1.02, 0)
     ax.set_yticks(idx.tolist())
-    ax.tick_params(axis="y", labelsize=7)
+    ax.tick_params(axis="y", labelsize=9)
     ax.set_xlabel("timestep t")
     ax.set_ylabel("sample")
     ax.set_title("When each sample is decided")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     return axes[0].figure
 
 
@@ -116,7 +116,7 @@ def cost_plot(
     ax.set_xlabel("number of steps (model calls)")
     ax.set_ylabel("seconds per sample (log scale)")
     ax.set_title("Sampling time: steps times the cost of one model call")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=9, loc="upper left")
     return ax.figure
 
 
@@ -127,35 +127,38 @@ def fewer_steps_figure(
     agree: Sequence[float],
     samples: dict[str, Sequence[Tensor]],
     ncols: int = 4,
+    floor: float = 1e-12,
 ) -> Figure:
-    """Time and quality against the number of steps (top) and the samples at each count (below).
+    """Time, distance and agreement against the number of steps (top) and the samples (below).
 
     ``seconds``/``distance``/``samples`` map a sampler name to one entry per step count;
-    ``agree`` is the fraction of DDIM samples landing on the same training image as with the most steps.
+    ``agree`` is the fraction of DDIM samples landing on the same training image as with the
+    most steps. Distances are drawn on a log axis; one below ``floor`` (an exact copy) is
+    drawn at ``floor``.
     """
     names = list(seconds)
     with plt.rc_context(BOOK_STYLE):
-        fig = plt.figure(figsize=(9, 3.8 + 0.95 * len(steps)))
-        top, bottom = fig.subfigures(2, 1, height_ratios=[3.8, 0.95 * len(steps)])
-        ax_t, ax_q = top.subplots(1, 2)
+        fig = plt.figure(figsize=(7.5, 3.2 + 0.8 * len(steps)))
+        top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.8 * len(steps)])
+        ax_t, ax_d, ax_a = top.subplots(1, 3)
         panels = bottom.subfigures(1, len(names))
     for color, name in zip(SERIES_COLORS, names):
         ax_t.plot(steps, seconds[name], "o-", color=color, label=name)
-        ax_q.plot(steps, distance[name], "o-", color=color, label=f"{name}: RMS distance to nearest")
-    ax_q.plot(
-        steps, [1 - a for a in agree], "s:", color=SERIES_COLORS[2], label="DDIM: share not on the 1000-step image"
-    )
-    for ax in (ax_t, ax_q):
+        ax_d.plot(steps, [max(d, floor) for d in distance[name]], "o-", color=color, label=name)
+    ax_a.plot(steps, [100 * (1 - a) for a in agree], "s-", color=SERIES_COLORS[0], label="DDIM")
+    for ax in (ax_t, ax_d, ax_a):
         ax.set_xscale("log")
-        ax.set_xlabel("number of steps")
-        ax.legend(fontsize=8, loc="center" if ax is ax_q else "upper left")
+        ax.set_xlabel("steps")
     ax_t.set_yscale("log")
-    ax_t.set_ylabel("seconds per sample (log scale)")
+    ax_t.set_ylabel("seconds per sample (log)")
     ax_t.set_title("Time")
-    ax_q.set_yscale("symlog", linthresh=1e-3)
-    ax_q.set_ylim(0, 1.5)
-    ax_q.set_ylabel("distance or share (symlog scale)")
-    ax_q.set_title("Quality")
+    ax_t.legend(fontsize=9, loc="upper left")
+    ax_d.set_yscale("log")
+    ax_d.set_ylabel("mean RMS to nearest (log)")
+    ax_d.set_title("Distance to training set")
+    ax_a.set_ylim(-5, 105)
+    ax_a.set_ylabel("% not on 1000-step image")
+    ax_a.set_title("DDIM changes image")
     for panel, name in zip(panels, names):
         axes = panel.subplots(len(steps), ncols, squeeze=False)
         for r, s in enumerate(steps):
@@ -165,6 +168,6 @@ def fewer_steps_figure(
             axes[r, 0].set_xticks([])
             axes[r, 0].set_yticks([])
             axes[r, 0].grid(False)
-            axes[r, 0].set_ylabel(f"{s} steps", fontsize=8, rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(f"{s} steps", fontsize=9, rotation=0, ha="right", va="center")
         panel.suptitle(f"{name}, same $x_T$ in every row", fontsize=10)
     return fig

@@ -1,9 +1,10 @@
-r"""Self-checks for the book's four exercises.
+r"""Self-checks for the book's exercises.
 
 Each ``check_*`` runs the reader's function on several fixed, seeded cases and compares
 it with the package's reference implementation:
 
 - :func:`check_coefficients`: ``fn(schedule, t) -> (scale, eps_coef, sigma)`` (Exercise 1);
+- :func:`check_oracle`: ``fn(x_t, t, x0, schedule) -> eps``, the oracle's noise (Exercise 2);
 - :func:`check_reverse_step`: ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2);
 - :func:`check_predict_x0`: ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3);
 - :func:`check_sampling_loop`: ``fn(model, schedule, shape, snapshot_timesteps, generator) -> (x_0, snapshots)``
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from ._harness import CheckFailed, CheckResult
 from .coefficients import check_coefficients
+from .oracle import check_oracle
 from .predict_x0 import check_predict_x0
 from .reverse_step import check_reverse_step
 from .sampling_loop import check_sampling_loop
@@ -32,6 +34,7 @@ __all__ = [
     "CheckFailed",
     "CheckResult",
     "check_coefficients",
+    "check_oracle",
     "check_predict_x0",
     "check_reverse_step",
     "check_sampling_loop",

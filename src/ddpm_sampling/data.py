@@ -344,6 +344,8 @@ def _targets(dataset: object) -> torch.Tensor:
         targets = torch.as_tensor(targets)
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"dataset.targets must be a sequence of integer labels ({err})") from err
+    if targets.numel() == 0:  # an empty list becomes a float tensor, yet holds no wrong label
+        targets = targets.long()
     if targets.dtype.is_floating_point or targets.dtype.is_complex or targets.dtype == torch.bool:
         raise TypeError(f"dataset.targets must hold integer labels, got dtype {targets.dtype}")
     if targets.dim() != 1:

@@ -142,7 +142,7 @@ def _check_present(raw: Path) -> list[str]:
         elif problem := idx_problem(path, name):
             raise DataDamagedError(
                 f"{path} {problem}.\n"
-                "It is not changed or replaced here. To fix it, delete that file: the next load fetches it again, "
+                "The loader leaves it as it is. To fix it, delete that file: the next load fetches it again, "
                 "from the Debian package dataset-fashion-mnist if it is installed, or else from the internet."
             )
     return absent

@@ -250,12 +250,14 @@ def evaluate(
     seed: int,
     log: Callable[[str], None],
     weights: Path | None = None,
-    n_survive: int = 100,
+    n_unclipped: int = 200,
+    n_survive: int = 64,
     survive_from: tuple[int, ...] = (100, 200, 300, 400, 500, 600, 700, 800, 900),
 ) -> dict:
-    """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`)
-    and, for ``n_survive`` test images, what survives of them from each start in ``survive_from``
-    (see :func:`what_survives`)."""
+    """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`;
+    ``n`` samples each, ``n_unclipped`` for DDPM without clipping, whose only figure is the
+    share that saturates) and, for ``n_survive`` test images, what survives of them from each
+    start in ``survive_from`` (see :func:`what_survives`)."""
     from .pretrained import load_classifier, load_pretrained, training_record
     from .schedule import cosine_schedule
     from .train import training_tensors
@@ -275,8 +277,9 @@ def evaluate(
     plan += [(name, s, True) for name in ("DDIM", "strided DDPM") for s in steps]
     for sampler, s, clip in plan:
         t0 = time.perf_counter()
-        x0 = sample_point(model, schedule, sampler, s, n, seed, clip_x0=clip)
-        point = {"sampler": sampler, "steps": s, "clip_x0": clip, **quality(x0, classifier, reference)}
+        size = n if clip else n_unclipped
+        x0 = sample_point(model, schedule, sampler, s, size, seed, clip_x0=clip)
+        point = {"sampler": sampler, "steps": s, "clip_x0": clip, "n": size, **quality(x0, classifier, reference)}
         if sampler == "DDPM" and clip:
             point["nearest_median"] = float(nearest_training(x0, train_images)[1].median())
         point["seconds"] = round(time.perf_counter() - t0, 1)
@@ -312,8 +315,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
-    parser.add_argument("--n-survive", type=int, default=100, help="test images per start of the survival curve")
+    parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100])
+    parser.add_argument("--n-unclipped", type=int, default=200, help="samples of DDPM without clipping")
+    parser.add_argument("--n-survive", type=int, default=64, help="test images per start of the survival curve")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
     parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
@@ -321,7 +325,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.n < 2:
         parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
     table = evaluate(
-        args.n, args.steps, args.seed, lambda msg: print(msg, file=sys.stderr, flush=True), args.weights, args.n_survive
+        args.n,
+        args.steps,
+        args.seed,
+        lambda msg: print(msg, file=sys.stderr, flush=True),
+        args.weights,
+        args.n_unclipped,
+        args.n_survive,
     )
     path = evaluation_path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

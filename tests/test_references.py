@@ -5,7 +5,8 @@ several keys separated by commas, each with optional ``{pre}`` and ``{post}`` te
 References page lists ``book/references.bib``. Every cited key must be in that file (the
 strict build fails on a missing one too, but only after executing every chapter), and every
 entry of the file must be cited somewhere, so that the References page lists only what the
-book relies on.
+book relies on. And no chapter writes a citation out as text ("Ho et al., 2020"), which would
+neither link to the References page nor be checked.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ CITE_ROLE = re.compile(r"\{(?:foot)?cite(?::\w+)*\}`([^`]*)`")
 PRE_POST = re.compile(r"\{[^{}]*\}")
 #: The start of a bibliography entry, "@inproceedings{key,"; @string, @preamble and @comment are no entries.
 ENTRY = re.compile(r"^@(?!(?:string|preamble|comment)\b)\w+\s*\{\s*([^,\s]+)\s*,", re.MULTILINE | re.IGNORECASE)
+#: A citation written out instead of a role: "Ho et al., 2020", "Nichol & Dhariwal 2021", "Wu and He (2018)".
+WRITTEN_CITATION = re.compile(r"\b[A-Z][\w-]+(?: et al\.| (?:and|&) [A-Z][\w-]+),? \(?(?:19|20)\d\d\b")
 
 
 def role_keys(target: str) -> list[str]:
@@ -65,9 +68,24 @@ def citation_problems(book: Path, bib: Path) -> list[str]:
     return problems
 
 
+def written_citations(book: Path) -> list[str]:
+    """One message per citation in ``book/*.md`` written as text, which neither links nor is checked."""
+    return [
+        f"{path.name}:{number}: {match.group(0)!r} is written out; cite with a {{cite:p}} or {{cite:t}} role"
+        for path in sorted(book.glob("*.md"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for match in WRITTEN_CITATION.finditer(line)
+    ]
+
+
 def test_every_citation_has_an_entry_and_every_entry_is_cited():
     assert cited_keys(BOOK), "no citation roles found in the chapters"
     problems = citation_problems(BOOK, BIB)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_chapter_writes_a_citation_out():
+    problems = written_citations(BOOK)
     assert not problems, "\n".join(problems)
 
 
@@ -111,4 +129,16 @@ def test_the_check_reports_an_entry_that_no_chapter_cites_and_a_repeated_key(tmp
     assert citation_problems(book, bib) == [
         "references.bib: 'uncited2001' is cited in no chapter",
         "references.bib: 'xiao2017fashion' has 2 entries",
+    ]
+
+
+def test_the_check_reports_a_citation_written_out(tmp_path):
+    book, _ = book_copy(tmp_path)
+    assert written_citations(book) == []
+    (book / "planted.md").write_text(
+        "# Planted\n\nThe schedule of Improved DDPM (Nichol & Dhariwal, 2021) and\nof Karras et al. 2022.\n"
+    )
+    assert written_citations(book) == [
+        "planted.md:3: 'Nichol & Dhariwal, 2021' is written out; cite with a {cite:p} or {cite:t} role",
+        "planted.md:4: 'Karras et al. 2022' is written out; cite with a {cite:p} or {cite:t} role",
     ]

@@ -39,13 +39,14 @@ book: venv data
 notebooks: venv
 	$(PY) -m ddpm_sampling.sphinx_notebooks
 
-# Train the shipped networks from scratch with the recorded recipes (an hour or two on a 2-core
-# CPU; add ARGS="--device cuda" on a GPU, ARGS="--resume" to continue after an interruption).
+# Train the shipped networks from scratch with the recorded recipes: ARGS="--device cuda" on a GPU
+# (about 5 minutes), on a 2-core CPU most of a day; ARGS="--resume" continues after an interruption.
 train: venv data
 	$(PY) -m ddpm_sampling.train $(ARGS)
 
-# The quality table of the trained-network chapter (1,000 samples per point; about an hour on
-# a 2-core CPU), written to src/ddpm_sampling/weights/evaluation.json with its provenance.
+# The quality table of the trained-network chapter (1,000 samples per point; 2 minutes with
+# ARGS="--device cuda", one to two hours on a 2-core CPU), written to
+# src/ddpm_sampling/weights/evaluation.json with its provenance.
 evaluate: venv data
 	$(PY) -m ddpm_sampling.evaluate $(ARGS)
 

@@ -244,26 +244,56 @@ def load_evaluation(folder: Path | None = None) -> dict:
     return json.loads(evaluation_path(folder).read_text())
 
 
+class OnDevice(nn.Module):
+    """Run ``model`` on ``device`` while the sampler around it stays on the CPU.
+
+    Inputs go to the device and predictions come back, so every random draw of a sampler is
+    made by the same CPU generators on any machine, and one seed means the same samples
+    (up to floating-point rounding) on a CPU and a GPU.
+    """
+
+    def __init__(self, model: nn.Module, device: str | torch.device) -> None:
+        super().__init__()
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+
+    def forward(self, x: Tensor, t) -> Tensor:
+        t = t.to(self.device) if isinstance(t, Tensor) else t
+        return self.model(x.to(self.device), t).to(x.device)
+
+
+def describe_device(device: str | torch.device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        threads = torch.get_num_threads()
+        return f"{torch.cuda.get_device_name(device)} for the network, cpu ({threads} threads) for the rest"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
 def evaluate(
     n: int,
     steps: list[int],
     seed: int,
     log: Callable[[str], None],
     weights: Path | None = None,
-    n_unclipped: int = 200,
-    n_survive: int = 64,
+    n_unclipped: int = 1000,
+    n_survive: int = 256,
     survive_from: tuple[int, ...] = (100, 200, 300, 400, 500, 600, 700, 800, 900),
+    device: str = "cpu",
 ) -> dict:
     """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`;
     ``n`` samples each, ``n_unclipped`` for DDPM without clipping, whose only figure is the
     share that saturates) and, for ``n_survive`` test images, what survives of them from each
-    start in ``survive_from`` (see :func:`what_survives`)."""
+    start in ``survive_from`` (see :func:`what_survives`). The U-Net runs on ``device``; the
+    samplers, the classifier and every random draw stay on the CPU (see :class:`OnDevice`)."""
     from .pretrained import load_classifier, load_pretrained, training_record
     from .schedule import cosine_schedule
     from .train import training_tensors
 
     t_start = time.perf_counter()
     model, classifier, schedule = load_pretrained(weights), load_classifier(weights), cosine_schedule()
+    if torch.device(device).type != "cpu":
+        model = OnDevice(model, device)
     reference = test_reference(classifier)
     train_images, _ = training_tensors(train=True)
     test_images, _ = training_tensors(train=False)
@@ -301,7 +331,7 @@ def evaluate(
         "weights_sha256": {name: training_record(name, weights)["sha256"] for name in ("unet", "classifier")},
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device": f"cpu ({torch.get_num_threads()} threads)",
+        "device": describe_device(device),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": round(time.perf_counter() - t_start, 1),
         "real_data": baseline,
@@ -315,15 +345,20 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100])
-    parser.add_argument("--n-unclipped", type=int, default=200, help="samples of DDPM without clipping")
-    parser.add_argument("--n-survive", type=int, default=64, help="test images per start of the survival curve")
+    parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200, 500])
+    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping")
+    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
     parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
+    parser.add_argument("--device", default="cpu", help="where the U-Net runs, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
     if args.n < 2:
         parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
+    if torch.device(args.device).type == "cuda":
+        # full float32 matmuls and convolutions, so that a GPU's table matches a CPU's to rounding
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     table = evaluate(
         args.n,
         args.steps,
@@ -332,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         args.weights,
         args.n_unclipped,
         args.n_survive,
+        device=args.device,
     )
     path = evaluation_path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

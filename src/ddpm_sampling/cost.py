@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from .fast import ddim_sample, strided_ddpm_sample
 from .models import Model
+from .respacing import ddim_sample, strided_ddpm_sample
 from .schedule import Schedule
 
 

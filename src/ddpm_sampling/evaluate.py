@@ -182,7 +182,7 @@ def sample_point(
     """The ``n`` samples of one point of the quality table: ``sampler`` ("DDPM", "DDIM" or "strided DDPM")
     with ``steps`` steps. The start x_T comes from ``seed`` and the fresh noise from ``seed + 1``, so
     every point of one seed starts from the same x_T."""
-    from .fast import ddim_sample, strided_ddpm_sample
+    from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
     x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))

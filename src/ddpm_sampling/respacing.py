@@ -1,4 +1,4 @@
-r"""Samplers that take fewer steps than T: strided DDPM and DDIM.
+r"""Respacing: samplers that take fewer steps than T, strided DDPM and DDIM.
 
 Both visit a subsequence :math:`\tau_1 < \dots < \tau_S` of 1..T, evenly spaced and ending
 at T (see :func:`respaced_timesteps`), with :math:`\tau_0 = 0` standing for the clean image.

@@ -11,7 +11,7 @@ from ddpm_sampling import (
     respaced_timesteps,
     strided_ddpm_sample,
 )
-from ddpm_sampling.fast import respaced_schedule
+from ddpm_sampling.respacing import respaced_schedule
 
 T = 60
 SHAPE = (3, 1, 6, 6)

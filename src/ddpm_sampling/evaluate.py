@@ -52,12 +52,13 @@ def classify(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> T
     return torch.cat([classifier(x).argmax(1) for x in images.split(batch_size)])
 
 
-def _read_classifier_call(classifier: object, images: object, batch_size: object) -> None:
-    if not isinstance(classifier, nn.Module):
-        raise TypeError(f"classifier must be a torch.nn.Module, got {check.describe(classifier)}")
+def _read_classifier_call(classifier: object, images: object, batch_size: object = 1) -> None:
+    """A classifier with ``features`` (see :func:`~ddpm_sampling.load_classifier`) and a batch of its images."""
+    if not isinstance(classifier, nn.Module) or not callable(getattr(classifier, "features", None)):
+        raise TypeError(f"classifier must be the book's Classifier (load_classifier), got {check.describe(classifier)}")
     check.image(images, "images")
-    if images.dim() != 4:
-        raise ValueError(f"images must be a batch (N, C, H, W), got shape {tuple(images.shape)}")
+    if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+        raise ValueError(f"images must be a batch (N, 1, 28, 28), got shape {tuple(images.shape)}")
     check.count(batch_size, "batch_size")
 
 
@@ -67,7 +68,7 @@ def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
     if features.dim() != 2 or features.shape[0] < 2:
         raise ValueError(f"features must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
     f = features.double()
-    return f.mean(0), torch.cov(f.T)
+    return f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])  # cov gives a 0-d tensor for D = 1
 
 
 def _sqrt_psd(m: Tensor) -> Tensor:
@@ -104,9 +105,11 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
 
     Both are floating tensors of finite values, N and M >= 2; their dtypes may differ (float64 inside).
     """
-    check.finite(features_a, "features_a")
-    check.finite(features_b, "features_b")
-    if features_a.dim() != 2 or features_b.dim() != 2 or features_a.shape[1] != features_b.shape[1]:
+    for features, name in ((features_a, "features_a"), (features_b, "features_b")):
+        check.finite(features, name)
+        if features.dim() != 2 or features.shape[0] < 2:
+            raise ValueError(f"{name} must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
+    if features_a.shape[1] != features_b.shape[1]:
         raise ValueError(
             f"features_a and features_b must be (N, D) and (M, D) of one D, got {tuple(features_a.shape)} "
             f"and {tuple(features_b.shape)}"
@@ -233,6 +236,8 @@ def sample_point(
     from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
+    check.callable_model(model)
+    check.schedule(schedule)
     sampler = check.choice(sampler, "sampler", ("DDPM", "DDIM", "strided DDPM"))
     steps, n = check.count(steps, "steps"), check.count(n, "n")
     seed = check.count(seed, "seed", 0, 2**64 - 2)
@@ -265,7 +270,11 @@ def what_survives(
     """
     from .samplers import ddpm_sample
 
-    g = torch.Generator().manual_seed(seed)
+    check.callable_model(model)
+    check.schedule(schedule)
+    _read_classifier_call(classifier, images)
+    start_t = check.count(start_t, "start_t", 1, schedule.T)
+    g = torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
     x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
     x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
     same = classify(classifier, x0) == classify(classifier, images)
@@ -311,6 +320,15 @@ def evaluate(
     from .schedule import cosine_schedule
     from .train import training_tensors
 
+    n, seed, n_survive = (
+        check.count(n, "n", 2),
+        check.count(seed, "seed", 0, 2**64 - 2),
+        check.count(n_survive, "n_survive"),
+    )
+    steps = check.timesteps(steps, 1, 1000, "steps")
+    survive_from = check.timesteps(survive_from, 1, 1000, "survive_from")
+    if not callable(log):
+        raise TypeError(f"log must be callable as log(message), got {check.describe(log)}")
     t_start = time.perf_counter()
     model, classifier, schedule = load_pretrained(weights), load_classifier(weights), cosine_schedule()
     reference = test_reference(classifier)

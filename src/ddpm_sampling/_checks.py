@@ -44,8 +44,8 @@ def describe(value: object) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def _range(low: float, high: float | None) -> str:
-    return f"an int >= {low}" if high is None else f"{low}..{high}"
+def _valid_range(low: int, high: int | None) -> str:
+    return f"the valid range: an int >= {low}" if high is None else f"the valid range {low}..{high}"
 
 
 # --- integers ---------------------------------------------------------------------------------
@@ -66,8 +66,7 @@ def count(value: object, name: str, low: int = 1, high: int | None = None) -> in
     """An integer in ``low..high`` (no upper bound if ``high`` is None): a number of steps, a size, a seed."""
     n = integer(value, name)
     if n < low or (high is not None and n > high):
-        sep = ": " if high is None else " "
-        raise ValueError(f"{name} = {n} is outside the valid range{sep}{_range(low, high)}")
+        raise ValueError(f"{name} = {n} is outside {_valid_range(low, high)}")
     return n
 
 
@@ -80,7 +79,7 @@ def timestep(t: object, low: int, high: int | None, name: str = "t") -> int | Te
     if type(t) is int:  # the sampling loop's case: one comparison
         if low <= t and (high is None or t <= high):
             return t
-        raise ValueError(f"{name} = {t} is outside the valid range {_range(low, high)}")
+        raise ValueError(f"{name} = {t} is outside {_valid_range(low, high)}")
     if not isinstance(t, Tensor):
         if isinstance(t, numbers.Integral) and not isinstance(t, bool):
             return timestep(int(t), low, high, name)
@@ -96,13 +95,13 @@ def timestep(t: object, low: int, high: int | None, name: str = "t") -> int | Te
     if t.dim() > 1:
         raise ValueError(f"{name} must be an int, a 0-d or a 1-d tensor, got shape {tuple(t.shape)}")
     if t.numel() == 0:
-        raise ValueError(f"{name} is empty; it must hold timesteps in {_range(low, high)}")
+        raise ValueError(f"{name} is empty; it must hold at least one timestep")
     if t.dim() == 0:
         return timestep(int(t), low, high, name)
     t = t.to(torch.long)
     outside = t < low if high is None else (t < low) | (t > high)
     if bool(outside.any()):
-        raise ValueError(f"{name} = {int(t[outside][0])} is outside the valid range {_range(low, high)}")
+        raise ValueError(f"{name} = {int(t[outside][0])} is outside {_valid_range(low, high)}")
     return t
 
 

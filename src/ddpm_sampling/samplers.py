@@ -25,7 +25,10 @@ from .schedule import Schedule
 from .steps import VARIANCES, Generators, Variance, _eps_of_clipped_x0, _predict_x0, _randn_like, _reverse_step
 
 #: What a non-finite sample says about its cause.
-DIVERGED = "the model's predictions made the chain diverge; check the model"
+DIVERGED = (
+    "the chain diverged; check the model's predictions and the schedule (an unclipped one, max_beta=None, "
+    "scales x by 1/sqrt(alpha_T), about 1e16, in its first step)"
+)
 
 
 class ReverseStep(NamedTuple):

@@ -112,20 +112,23 @@ class Schedule:
         beta_tilde[1:] = beta[1:] * one_minus_ab[:-1] / one_minus_ab[1:]
         eps_coef = torch.zeros_like(ab)
         eps_coef[1:] = beta[1:] / one_minus_ab[1:].sqrt()
-        return cls(
-            T=len(ab) - 1,
-            max_beta=max_beta,
-            alpha_bar=ab,
-            alpha=alpha,
-            beta=beta,
-            sigma=beta.sqrt(),
-            beta_tilde=beta_tilde,
-            sigma_tilde=beta_tilde.sqrt(),
-            sqrt_alpha_bar=ab.sqrt(),
-            sqrt_one_minus_alpha_bar=one_minus_ab.sqrt(),
-            scale=alpha.rsqrt(),
-            eps_coef=eps_coef,
-        )
+        try:
+            return cls(
+                T=len(ab) - 1,
+                max_beta=max_beta,
+                alpha_bar=ab,
+                alpha=alpha,
+                beta=beta,
+                sigma=beta.sqrt(),
+                beta_tilde=beta_tilde,
+                sigma_tilde=beta_tilde.sqrt(),
+                sqrt_alpha_bar=ab.sqrt(),
+                sqrt_one_minus_alpha_bar=one_minus_ab.sqrt(),
+                scale=alpha.rsqrt(),
+                eps_coef=eps_coef,
+            )
+        except ValueError as err:  # float32 rounds a coefficient to 0 or inf
+            raise ValueError(f"alpha_bar gives a schedule whose {err}") from None
 
 
 def _refuse_where(bad: Tensor, problem: str) -> None:

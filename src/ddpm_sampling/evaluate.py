@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_finite, check_image
+from . import _checks as check
 from .data import CLASS_NAMES
 from .models import Model
 from .schedule import Schedule
@@ -41,24 +41,34 @@ SATURATION_MARGIN = 0.1
 @torch.no_grad()
 def classifier_features(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
     """The classifier's penultimate features of ``images`` (N, 1, 28, 28): (N, 128) float64."""
-    check_image(images, "images")
+    _read_classifier_call(classifier, images, batch_size)
     return torch.cat([classifier.features(x).double() for x in images.split(batch_size)])
 
 
 @torch.no_grad()
 def classify(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
     """The classifier's label for each image, (N,) long."""
-    check_image(images, "images")
+    _read_classifier_call(classifier, images, batch_size)
     return torch.cat([classifier(x).argmax(1) for x in images.split(batch_size)])
+
+
+def _read_classifier_call(classifier: object, images: object, batch_size: object = 1) -> None:
+    """A classifier with ``features`` (see :func:`~ddpm_sampling.load_classifier`) and a batch of its images."""
+    if not isinstance(classifier, nn.Module) or not callable(getattr(classifier, "features", None)):
+        raise TypeError(f"classifier must be the book's Classifier (load_classifier), got {check.describe(classifier)}")
+    check.image(images, "images")
+    if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+        raise ValueError(f"images must be a batch (N, 1, 28, 28), got shape {tuple(images.shape)}")
+    check.count(batch_size, "batch_size")
 
 
 def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean (D,) and covariance (D, D) of features (N, D), in float64 (N >= 2)."""
-    check_finite(features, "features")
+    check.finite(features, "features")
     if features.dim() != 2 or features.shape[0] < 2:
         raise ValueError(f"features must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
     f = features.double()
-    return f.mean(0), torch.cov(f.T)
+    return f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])  # cov gives a 0-d tensor for D = 1
 
 
 def _sqrt_psd(m: Tensor) -> Tensor:
@@ -76,8 +86,10 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
     This is the quantity FID reports. The symmetric form under the trace has the same
     trace as :math:`(\Sigma_1\Sigma_2)^{1/2}` and needs only symmetric eigendecompositions.
     """
+    for x, name in ((mu1, "mu1"), (sigma1, "sigma1"), (mu2, "mu2"), (sigma2, "sigma2")):
+        check.finite(x, name)
     mu1, mu2, sigma1, sigma2 = (x.double() for x in (mu1, mu2, sigma1, sigma2))
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
+    if mu1.dim() != 1 or mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
         raise ValueError(
             f"the means must be (D,) and the covariances (D, D) of one D, got {tuple(mu1.shape)}, "
             f"{tuple(sigma1.shape)}, {tuple(mu2.shape)}, {tuple(sigma2.shape)}"
@@ -89,7 +101,19 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
 
 
 def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
-    """The Frechet distance between two sets of features, (N, D) and (M, D), each seen as a Gaussian."""
+    """The Frechet distance between two sets of features, (N, D) and (M, D), each seen as a Gaussian.
+
+    Both are floating tensors of finite values, N and M >= 2; their dtypes may differ (float64 inside).
+    """
+    for features, name in ((features_a, "features_a"), (features_b, "features_b")):
+        check.finite(features, name)
+        if features.dim() != 2 or features.shape[0] < 2:
+            raise ValueError(f"{name} must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"features_a and features_b must be (N, D) and (M, D) of one D, got {tuple(features_a.shape)} "
+            f"and {tuple(features_b.shape)}"
+        )
     return frechet_distance_gaussians(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
 
 
@@ -97,15 +121,30 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
 
 
 def class_shares(labels: Tensor, num_classes: int = len(CLASS_NAMES)) -> Tensor:
-    """The fraction of ``labels`` (N,) in each class, (num_classes,) float64, summing to 1."""
-    if labels.dim() != 1 or labels.numel() == 0 or labels.dtype.is_floating_point:
+    """The fraction of ``labels`` (N,) in each class, (num_classes,) float64, summing to 1.
+
+    ``labels`` is a non-empty (N,) tensor of a signed integer dtype with values in 0..num_classes - 1.
+    """
+    num_classes = check.count(num_classes, "num_classes")
+    if not isinstance(labels, Tensor) or labels.dtype not in check.SIGNED_INTEGERS:
+        raise TypeError(f"labels must be a tensor of a signed integer dtype, got {check.describe(labels)}")
+    if labels.dim() != 1 or labels.numel() == 0:
         raise ValueError(f"labels must be a non-empty (N,) integer tensor, got {labels.dtype} {tuple(labels.shape)}")
+    outside = (labels < 0) | (labels >= num_classes)
+    if bool(outside.any()):
+        raise ValueError(f"labels holds {int(labels[outside][0])}, outside the valid range 0..{num_classes - 1}")
     return torch.bincount(labels, minlength=num_classes).double() / labels.numel()
 
 
 def saturated(images: Tensor, margin: float = SATURATION_MARGIN) -> Tensor:
-    """For each image (B, C, H, W), the fraction of its pixels outside [-1 - margin, 1 + margin], (B,)."""
-    check_image(images, "images")
+    """For each image (B, C, H, W), the fraction of its pixels outside [-1 - margin, 1 + margin], (B,).
+
+    ``margin`` is a finite real number >= 0.
+    """
+    check.image(images, "images")
+    if images.dim() != 4:
+        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}")
+    margin = check.std(margin, "margin", ": a distance beyond the data range")
     return (images.abs() > 1 + margin).flatten(1).double().mean(1)
 
 
@@ -120,11 +159,15 @@ def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tupl
     Returns:
         ``(index, rms)``: (B,) long and (B,) float64.
     """
-    check_image(samples, "samples")
-    check_finite(data, "data")
+    check.image(samples, "samples")
+    check.image(data, "data")
+    chunk = check.count(chunk, "chunk")
+    if samples.dim() != 4 or data.dim() != 4 or samples.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size; both must be "
+            "batches (B, C, H, W) and (N, C, H, W) of one C, H, W"
+        )
     x = samples.reshape(samples.shape[0], -1).double()
-    if data[0].numel() != x.shape[1] or data.dim() != samples.dim():
-        raise ValueError(f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size")
     x_sq = (x * x).sum(1, keepdim=True)
     best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(x.shape[0], dtype=torch.long)
@@ -151,12 +194,20 @@ def noise_prediction_error(
     Returns:
         ``(eps_rms, x0_rms)``: two (len(timesteps),) float64 tensors.
     """
-    check_image(images, "images")
+    check.callable_model(model)
+    check.schedule(schedule)
+    check.image(images, "images")
+    timesteps = check.timesteps(timesteps, 1, schedule.T, "timesteps")
+    if not timesteps:
+        raise ValueError("timesteps is empty; give at least one timestep in 1..T")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {check.describe(generator)}")
     eps_rms, x0_rms = [], []
     for t in timesteps:
         eps = torch.randn(images.shape, generator=generator)
         x_t = _q_sample(images, t, eps, schedule)
         eps_hat = model(x_t, t)
+        check.model_output(eps_hat, x_t, t)
         eps_rms.append((eps_hat - eps).double().pow(2).mean().sqrt())
         x0_rms.append((_predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
     return torch.stack(eps_rms), torch.stack(x0_rms)
@@ -182,9 +233,14 @@ def sample_point(
     """The ``n`` samples of one point of the quality table: ``sampler`` ("DDPM", "DDIM" or "strided DDPM")
     with ``steps`` steps. The start x_T comes from ``seed`` and the fresh noise from ``seed + 1``, so
     every point of one seed starts from the same x_T."""
-    from .fast import ddim_sample, strided_ddpm_sample
+    from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
+    check.callable_model(model)
+    check.schedule(schedule)
+    sampler = check.choice(sampler, "sampler", ("DDPM", "DDIM", "strided DDPM"))
+    steps, n = check.count(steps, "steps"), check.count(n, "n")
+    seed = check.count(seed, "seed", 0, 2**64 - 2)
     x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
     noise = torch.Generator().manual_seed(seed + 1)
     if sampler == "DDPM":
@@ -214,7 +270,11 @@ def what_survives(
     """
     from .samplers import ddpm_sample
 
-    g = torch.Generator().manual_seed(seed)
+    check.callable_model(model)
+    check.schedule(schedule)
+    _read_classifier_call(classifier, images)
+    start_t = check.count(start_t, "start_t", 1, schedule.T)
+    g = torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
     x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
     x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
     same = classify(classifier, x0) == classify(classifier, images)
@@ -290,6 +350,15 @@ def evaluate(
     from .schedule import cosine_schedule
     from .train import training_tensors
 
+    n, seed, n_survive = (
+        check.count(n, "n", 2),
+        check.count(seed, "seed", 0, 2**64 - 2),
+        check.count(n_survive, "n_survive"),
+    )
+    steps = check.timesteps(steps, 1, 1000, "steps")
+    survive_from = check.timesteps(survive_from, 1, 1000, "survive_from")
+    if not callable(log):
+        raise TypeError(f"log must be callable as log(message), got {check.describe(log)}")
     t_start = time.perf_counter()
     model, classifier, schedule = load_pretrained(weights), load_classifier(weights), cosine_schedule()
     if torch.device(device).type != "cpu":

@@ -39,6 +39,10 @@ ACCESSIBLE_MARKUP: tuple[tuple[re.Pattern[str], str], ...] = (
     # the mode (Light, Dark, System Settings), which Font Awesome turns into text on the screen
     # that the name lacks. The button's own tooltip says "Color mode"; the icons need no title.
     (re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*"'), r"\1"),
+    # docutils writes the references page's entries as role="doc-biblioentry" inside a
+    # role="list": ARIA has deprecated that role, so the list holds no list items and its
+    # entries' links count as children it may not have (aria-required-children, critical).
+    (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry">'), r'\1 role="listitem">'),
 )
 
 

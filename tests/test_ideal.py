@@ -103,11 +103,73 @@ def test_trace_matches_plain_sampling_and_records_the_weights():
     assert (tr.top_index[1:] >= 0).all() and (tr.top_weight[1:] <= 1).all()
     index, _ = nearest_training(x, data)
     assert torch.equal(tr.top_index[1], index)  # the last step leans on the image it lands on
+    assert tr.class_weight is None  # no labels given
+    n = data.shape[0]
+    assert ((tr.effective_number[1:] >= 1 - 1e-9) & (tr.effective_number[1:] <= n + 1e-9)).all()
+
+
+def test_trace_records_what_the_weights_at_each_step_say():
+    s = cosine_schedule(50)
+    data = _data(n=15, size=5)
+    labels = torch.arange(15) % 4  # classes 0..3
+    m = ideal_denoiser(data, s)
+    tr = sample_with_trace(
+        m, shape=(3, 1, 5, 5), generator=torch.Generator().manual_seed(2), snapshot_timesteps=[50, 30, 8], labels=labels
+    )
+    assert tr.class_weight.shape == (51, 3, 4) and tr.class_weight.dtype == torch.float64
+    assert tr.effective_number.shape == (51, 3)
+    torch.testing.assert_close(tr.class_weight[1:].sum(-1), torch.ones(50, 3, dtype=torch.float64))
+    assert (tr.class_weight[0] == 0).all()  # row 0: no model call
+    for t in (50, 30, 8):  # each row is what the weights of that step's x_t give
+        w = m.weights(tr.snapshots[t], t)
+        torch.testing.assert_close(tr.top_weight[t], w.max(-1).values)
+        assert torch.equal(tr.top_index[t], w.argmax(-1))
+        torch.testing.assert_close(tr.effective_number[t], 1 / (w * w).sum(-1))
+        expected = torch.stack([w[:, labels == k].sum(-1) for k in range(4)], dim=-1)
+        torch.testing.assert_close(tr.class_weight[t], expected)
+    # at t = T the image is (almost) gone: the weights are (almost) equal
+    torch.testing.assert_close(tr.effective_number[50], torch.full((3,), 15.0, dtype=torch.float64), rtol=1e-3, atol=0)
+    # the same run with labels and without: the same samples; more classes: empty columns
+    wide = sample_with_trace(
+        m, shape=(3, 1, 5, 5), generator=torch.Generator().manual_seed(2), labels=labels, num_classes=6
+    )
+    torch.testing.assert_close(wide.x0, tr.x0)
+    torch.testing.assert_close(wide.class_weight[:, :, :4], tr.class_weight)
+    assert (wide.class_weight[:, :, 4:] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "labels, num_classes, error, match",
+    [
+        (torch.zeros(12), None, TypeError, "labels must be a tensor of class indices of a signed integer dtype"),
+        (torch.zeros(12, dtype=torch.bool), None, TypeError, "labels must be a tensor of class indices"),
+        ([0] * 12, None, TypeError, "labels must be a tensor of class indices"),
+        (torch.zeros(11, dtype=torch.long), None, ValueError, r"labels must have shape \(12,\), one class index per"),
+        (torch.zeros(12, 1, dtype=torch.long), None, ValueError, r"labels must have shape \(12,\)"),
+        (
+            torch.tensor([0] * 11 + [-1]),
+            None,
+            ValueError,
+            r"labels hold -1, outside the valid range: class indices are ints >= 0",
+        ),
+        (torch.arange(12), 10, ValueError, r"labels hold 11, outside the valid range 0..9 \(num_classes = 10\)"),
+        (torch.arange(12), 0, ValueError, r"num_classes = 0 is outside the valid range"),
+        (torch.arange(12), 12.0, TypeError, "num_classes must be an int"),
+        (None, 3, ValueError, "num_classes is given without labels"),
+    ],
+)
+def test_trace_refuses_bad_labels(labels, num_classes, error, match):
+    m = ideal_denoiser(_data(), cosine_schedule(10))
+    with pytest.raises(error, match=match):
+        sample_with_trace(m, shape=(1, 6, 6), labels=labels, num_classes=num_classes)
 
 
 def test_decided_at():
     labels = torch.tensor([[-1, -1, -1], [3, 3, 1], [3, 4, 1], [5, 3, 1], [3, 3, 1]])  # rows t = 0..4
     assert decided_at(labels).tolist() == [2, 1, 4]
+    # a condition that holds at t = 1: the largest t from which on it holds to the end
+    weight = torch.tensor([[0.0, 0.0], [1.0, 0.999], [0.995, 0.5], [0.2, 0.999], [0.999, 0.999]])
+    assert decided_at(weight > 0.99).tolist() == [2, 1]
 
 
 @pytest.mark.parametrize(

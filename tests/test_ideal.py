@@ -216,14 +216,45 @@ def test_generation_plots_return_figures():
     import matplotlib.pyplot as plt
 
     from ddpm_sampling import plots_generation as pg
+    from ddpm_sampling.plots import small_text
 
     s = cosine_schedule(20)
     data = _data(n=6)
-    tr = sample_with_trace(ideal_denoiser(data, s), shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    tr = sample_with_trace(
+        ideal_denoiser(data, s), shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(0), labels=labels
+    )
     fig = pg.sample_pairs(tr.x0, data[:3], ["a", "b", "c"], ["d", "e", "f"], ncols=2)
     assert len(fig.axes) == 8  # two bands of (sample, nearest) rows, two columns
-    fig = pg.decision_plot(tr.top_weight, decided_at(tr.top_index), decided_at(tr.top_index))
-    assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="need 3 nearest images"):
         pg.sample_pairs(tr.x0, data[:2], ["a"] * 3, ["b"] * 3)
+
+    decided = decided_at(tr.top_weight > 0.99)
+    fig = pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided)
+    assert len(fig.axes) == 2 and small_text(fig) == []
+    left = fig.axes[0]
+    assert len(left.lines) == 2 * 3 + 1  # per sample its class and its heaviest image, and the threshold
+    final = tr.class_weight[1].argmax(-1)
+    torch.testing.assert_close(torch.as_tensor(left.lines[0].get_ydata()), tr.class_weight[1:, 0, final[0]])
+    assert left.lines[-1].get_ydata()[0] == 0.99
+    fig = pg.weight_sharing_plot(s, tr.effective_number)
+    assert len(fig.axes) == 2 and small_text(fig) == []
+    assert fig.axes[1].get_yscale() == "log" and len(fig.axes[1].lines) == 3
+
+    # both draw into given axes and return their figure
+    host, axes = plt.subplots(2, 2)
+    assert pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided, axes=axes[0]) is host
+    assert pg.weight_sharing_plot(s, tr.effective_number, axes=axes[1]) is host
+    assert len(axes[1, 1].lines) == 3
+
+    with pytest.raises(ValueError, match=r"class_weight must be a tensor of shape \(T \+ 1, B, K\)"):
+        pg.decision_plot(tr.top_weight, tr.top_weight, decided, decided)
+    with pytest.raises(ValueError, match=r"class_weight has shape \(21, 2, 3\)"):
+        pg.decision_plot(tr.top_weight, tr.class_weight[:, :2], decided, decided)
+    with pytest.raises(ValueError, match=r"class_decided must be a tensor of shape \(3,\)"):
+        pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided[:2])
+    with pytest.raises(ValueError, match=r"threshold = 1.5 is outside"):
+        pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided, threshold=1.5)
+    with pytest.raises(ValueError, match="the schedule has T = 10"):
+        pg.weight_sharing_plot(cosine_schedule(10), tr.effective_number)
     plt.close("all")

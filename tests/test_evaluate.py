@@ -12,6 +12,7 @@ from ddpm_sampling.evaluate import (
     class_shares,
     frechet_distance_gaussians,
     gaussian_statistics,
+    load_evaluation,
     noise_prediction_error,
     saturated,
 )
@@ -89,3 +90,21 @@ def test_the_oracle_predicts_the_noise_without_error():
     zero = noise_prediction_error(lambda x, t: torch.zeros_like(x), s, images, [50], seeded(4))[0]
     assert zero.item() == pytest.approx(1.0, abs=0.2)  # predicting 0 misses unit-variance noise by ~1
     assert math.isfinite(zero.item())
+
+
+def test_the_readme_quotes_the_committed_quality_table():
+    """The README's quality figures are copied from evaluation.json; this keeps them in step."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = load_evaluation()
+    ddpm = next(p for p in table["points"] if p["sampler"] == "DDPM" and p["clip_x0"])
+    real = table["real_data"]
+    expected = [
+        f"{ddpm['frechet']:.1f} against {real['frechet']:.1f}: {ddpm['frechet'] / real['frechet']:.2f} times",
+        f"{100 * min(ddpm['class_shares']):.1f}% to {100 * max(ddpm['class_shares']):.1f}%",
+        f"{ddpm['nearest_median']:.3f} against {real['nearest_median']:.3f}: "
+        f"{ddpm['nearest_median'] / real['nearest_median']:.2f} times",
+    ]
+    for text in expected:
+        assert text in readme, text

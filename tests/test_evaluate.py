@@ -108,3 +108,23 @@ def test_the_readme_quotes_the_committed_quality_table():
     ]
     for text in expected:
         assert text in readme, text
+
+
+@pytest.mark.parametrize("module", ["ddpm_sampling.evaluate", "ddpm_sampling.train"])
+def test_the_commands_run_as_modules_without_a_warning(module):
+    """`python -m ddpm_sampling.evaluate` runs a module the package has not imported already."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-W", "error", "-m", module, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m " + module in done.stdout
+
+
+def test_the_lazily_exported_names_are_listed_and_importable():
+    import ddpm_sampling
+
+    assert {"frechet_distance", "nearest_training"} <= set(dir(ddpm_sampling))
+    assert ddpm_sampling.nearest_training is nearest_training
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = ddpm_sampling.nope

@@ -1,7 +1,7 @@
 """Plots of the generation and cost chapters, in the book's style (see :mod:`ddpm_sampling.plots`).
 
 Each helper takes ``ax``/``axes``/``fig=None`` where it draws into one place, returns the
-figure and never show it.
+figure and never shows it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 r"""Respacing: samplers that take fewer steps than T, strided DDPM and DDIM.
 
 Both visit a subsequence :math:`\tau_1 < \dots < \tau_S` of 1..T, evenly spaced and ending
-at T (see :func:`respaced_timesteps`), with :math:`\tau_0 = 0` standing for the clean image.
+at T (see :func:`~ddpm_sampling.respaced_timesteps`), with :math:`\tau_0 = 0` standing for the clean image.
 The model is always asked at the original timestep :math:`\tau_i`, so a model trained on
 T steps needs no retraining.
 """

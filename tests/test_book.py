@@ -5,8 +5,10 @@ skeleton cells are not run, and two executions print the same numbers."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -42,7 +44,10 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
         "title": "tiny",
         "only_build_toc_files": True,
         "execute": real["execute"],
-        "sphinx": {"extra_extensions": ["ddpm_sampling.sphinx_reports"]},
+        "sphinx": {
+            "extra_extensions": ["ddpm_sampling.sphinx_reports"],
+            "local_extensions": {"cached_outputs": str(ROOT / "book" / "_ext")},
+        },
     }
     (root / "book").mkdir(parents=True)
     (root / "_config.yml").write_text(yaml.safe_dump(config))
@@ -177,20 +182,43 @@ def glued_text(outputs: dict[str, dict], leave_out: set[str]) -> dict[str, str]:
     }
 
 
+def run_again(path: Path, scratch: Path) -> nbformat.NotebookNode:
+    """Execute a chapter in a fresh kernel, in ``scratch``; nbclient skips cells tagged
+    skip-execution (the skeletons), as myst-nb does."""
+    nb = jupytext.read(path)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}).execute()
+    return nb
+
+
 def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[str], int]:
     """Run every chapter of the book in ``source`` again in a fresh kernel and compare what it
     printed and glued with the build in ``html``, leaving out cells tagged ``timing`` (they
-    measure this machine's speed). Return the chapters that differ and how many were compared."""
+    measure this machine's speed). Return the chapters that differ and how many were compared.
+
+    The chapters run as ``make book`` runs them (book/_ext/execute_chapters.py): one per core
+    side by side, with the cores shared out as torch threads, and those that time the machine
+    alone afterwards, so that each sees the thread count it was built with."""
     executed_dir = html.parent / "jupyter_execute" / "book"
-    differ, compared = [], 0
-    for path in sorted((source / "book").glob("*.md")):
-        name = path.stem
-        if not (executed_dir / f"{name}.ipynb").is_file():
-            continue  # not a notebook
-        nb = jupytext.read(path)
+    paths = [p for p in sorted((source / "book").glob("*.md")) if (executed_dir / f"{p.stem}.ipynb").is_file()]
+    for path in paths:
         shutil.copy(path, scratch / path.name)
-        # nbclient skips cells tagged skip-execution (the skeletons), as myst-nb does
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}).execute()
+    timing = [p for p in paths if any("timing" in c.metadata.get("tags", []) for c in jupytext.read(p).cells)]
+    together = [p for p in paths if p not in timing]
+    jobs = os.cpu_count() or 1
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))  # the kernels inherit it
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            fresh = dict(zip(together, pool.map(lambda p: run_again(p, scratch), together)))
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+    fresh.update({p: run_again(p, scratch) for p in timing})
+    differ, compared = [], 0
+    for path in paths:
+        name, nb = path.stem, fresh[path]
         texts, timing_glue = printed_text(nb)
         first = nbformat.read(executed_dir / f"{name}.ipynb", as_version=4)
         fresh_glue = {

@@ -1,7 +1,8 @@
 """Plots of the generation and cost chapters, in the book's style (see :mod:`ddpm_sampling.plots`).
 
-Each helper takes ``ax``/``axes``/``fig=None`` where it draws into one place, returns the
-figure and never show it.
+Each helper draws on the ``ax`` or ``axes`` it is given, or into the figure or subfigure ``fig``
+where it lays out panels of its own (a new figure when they are ``None``), returns the figure
+and never shows it.
 """
 
 from __future__ import annotations
@@ -11,49 +12,61 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
-from .plots import BOOK_STYLE, show_image
+from . import _checks as check
+from .plots import BOOK_STYLE, axes_grid, figure_of, figure_to_draw_in, one_axes, show_image
 
 #: One color per sampler or model, kept across the two chapters.
 SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
 
 
 def sample_pairs(
-    samples: Tensor, nearest: Tensor, top_titles: Sequence[str], bottom_titles: Sequence[str], ncols: int = 8
+    samples: Tensor,
+    nearest: Tensor,
+    top_titles: Sequence[str],
+    bottom_titles: Sequence[str],
+    ncols: int = 8,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
-    """Each sample (B, 1, H, W) above its nearest training image, ``ncols`` pairs per band."""
+    """Each sample (B, 1, H, W) above its nearest training image, ``ncols`` pairs per band.
+
+    ``axes``: (2 x bands) rows of ``ncols``, a band being one row of samples and one of their neighbours.
+    """
+    ncols = check.count(ncols, "ncols")
     n = samples.shape[0]
     if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
         raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
     bands = -(-n // ncols)
-    with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(2 * bands, ncols, figsize=(0.92 * ncols, 2.5 * bands), squeeze=False)
+    fig, axes = axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
-        r, c = divmod(i, ncols)
-        show_image(axes[2 * r, c], samples[i], top_titles[i])
-        show_image(axes[2 * r + 1, c], nearest[i], bottom_titles[i])
-        axes[2 * r, c].title.set_fontsize(9)
-        axes[2 * r + 1, c].title.set_fontsize(9)
+        band, c = divmod(i, ncols)
+        show_image(samples[i], top_titles[i], ax=axes[2 * band, c])
+        show_image(nearest[i], bottom_titles[i], ax=axes[2 * band + 1, c])
+        axes[2 * band, c].title.set_fontsize(9)
+        axes[2 * band + 1, c].title.set_fontsize(9)
     return fig
 
 
 def x0_hat_rows(
-    x0_hats: dict[int, Tensor], rows: Sequence[int], row_labels: Sequence[str], suptitle: str | None = None
+    x0_hats: dict[int, Tensor],
+    rows: Sequence[int],
+    row_labels: Sequence[str],
+    suptitle: str | None = None,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
     """A grid of predicted clean images: one row per sample index in ``rows``, one column per t
-    (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left."""
+    (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left. ``axes``: that grid."""
+    if len(row_labels) != len(rows):
+        raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row_labels")
     ts = sorted(x0_hats, reverse=True)
-    with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(
-            len(rows), len(ts), figsize=(0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6), squeeze=False
-        )
+    fig, axes = axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
         for c, t in enumerate(ts):
-            show_image(axes[r, c], x0_hats[t][b], f"t={t}" if r == 0 else "")
+            show_image(x0_hats[t][b], f"t={t}" if r == 0 else "", ax=axes[r, c])
             axes[r, c].title.set_fontsize(9)
         axes[r, 0].set_axis_on()
         axes[r, 0].set_xticks([])
@@ -69,10 +82,9 @@ def decision_plot(
     top_weight: Tensor, image_decided: Tensor, class_decided: Tensor, axes: Sequence[Axes] | None = None
 ) -> Figure:
     """Left: the weight of the heaviest training image over t, one line per sample.
-    Right: per sample, the t from which on its class and its training image stay fixed."""
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), width_ratios=[1.3, 1])
+    Right: per sample, the t from which on its class and its training image stay fixed. ``axes``: two."""
+    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.6), width_ratios=[1.3, 1])
+    axes = grid[0]
     T = top_weight.shape[0] - 1
     t = torch.arange(1, T + 1)
     ax = axes[0]
@@ -93,7 +105,7 @@ def decision_plot(
     ax.set_ylabel("sample")
     ax.set_title("When each sample is decided")
     ax.legend(loc="lower right", fontsize=9)
-    return axes[0].figure
+    return fig
 
 
 def cost_plot(
@@ -104,9 +116,7 @@ def cost_plot(
     Measured points are dots; the dashed line is steps x the model's measured cost per call,
     what the time would be if the sampler itself cost nothing.
     """
-    if ax is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    ax = one_axes(ax, (7.5, 4.4))
     s_all = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
     for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
         ax.plot(steps[: len(times)], times, "o-", color=color, label=name, lw=1.5)
@@ -117,7 +127,7 @@ def cost_plot(
     ax.set_ylabel("seconds per sample (log scale)")
     ax.set_title("Sampling time: steps times the cost of one model call")
     ax.legend(fontsize=9, loc="upper left")
-    return ax.figure
+    return figure_of(ax)
 
 
 def fewer_steps_figure(
@@ -128,20 +138,22 @@ def fewer_steps_figure(
     samples: dict[str, Sequence[Tensor]],
     ncols: int = 4,
     floor: float = 1e-12,
+    fig: Figure | SubFigure | None = None,
 ) -> Figure:
     """Time, distance and agreement against the number of steps (top) and the samples (below).
 
     ``seconds``/``distance``/``samples`` map a sampler name to one entry per step count;
     ``agree`` is the fraction of DDIM samples landing on the same training image as with the
     most steps. Distances are drawn on a log axis; one below ``floor`` (an exact copy) is
-    drawn at ``floor``.
+    drawn at ``floor``. ``fig``: the figure or subfigure to lay the panels out in.
     """
+    ncols = check.count(ncols, "ncols")
     names = list(seconds)
     with plt.rc_context(BOOK_STYLE):
-        fig = plt.figure(figsize=(7.5, 3.2 + 0.8 * len(steps)))
+        fig = figure_to_draw_in(fig, (7.5, 3.2 + 0.8 * len(steps)))
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.8 * len(steps)])
         ax_t, ax_d, ax_a = top.subplots(1, 3)
-        panels = bottom.subfigures(1, len(names))
+        panels = bottom.subfigures(1, len(names), squeeze=False)[0]
     for color, name in zip(SERIES_COLORS, names):
         ax_t.plot(steps, seconds[name], "o-", color=color, label=name)
         ax_d.plot(steps, [max(d, floor) for d in distance[name]], "o-", color=color, label=name)
@@ -163,11 +175,11 @@ def fewer_steps_figure(
         axes = panel.subplots(len(steps), ncols, squeeze=False)
         for r, s in enumerate(steps):
             for c in range(ncols):
-                show_image(axes[r, c], samples[name][r][c])
+                show_image(samples[name][r][c], ax=axes[r, c])
             axes[r, 0].set_axis_on()
             axes[r, 0].set_xticks([])
             axes[r, 0].set_yticks([])
             axes[r, 0].grid(False)
             axes[r, 0].set_ylabel(f"{s} steps", fontsize=9, rotation=0, ha="right", va="center")
         panel.suptitle(f"{name}, same $x_T$ in every row", fontsize=10)
-    return fig
+    return fig.figure

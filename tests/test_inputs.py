@@ -109,6 +109,21 @@ def test_constructors_keep_copies_of_the_callers_tensors():
     assert torch.equal(built.alpha_bar, kept)
 
 
+def test_a_reverse_chain_starts_from_x_as_it_was_when_made():
+    from ddpm_sampling.samplers import ReverseStep, reverse_chain
+
+    s = cosine_schedule(10)
+    x = images((1, 3, 3), seed=3)
+    start = x.clone()
+    keep = lambda x, eps: x  # noqa: E731 - a step that leaves x as it is
+    chain = reverse_chain(target_oracle(x, s), s, x, [ReverseStep(5, 0, keep)])
+    x += 100  # between making the chain and running it
+    [(t, out)] = list(chain)
+    assert t == 0 and torch.equal(out, start)
+    out -= 1  # what the chain yields is not the caller's tensor either
+    assert torch.equal(x, start + 100)
+
+
 @pytest.mark.parametrize("t", [torch.tensor(-1), torch.tensor(0), torch.tensor(11), torch.tensor([3, 0])])
 def test_the_oracle_and_the_ideal_denoiser_range_check_tensor_timesteps(t):
     s = cosine_schedule(10)

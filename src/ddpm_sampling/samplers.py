@@ -75,7 +75,8 @@ def reverse_chain(
     Args:
         model: ``model(x_t, t) -> eps``.
         schedule: the noise schedule the model was trained with.
-        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values; not modified.
+        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values. The chain runs
+            lazily, from a copy taken when it is made: a later in-place edit of ``x`` does not reach it.
         steps: :class:`ReverseStep` s, each with ``t`` an int in 1..T and ``t_next`` in 0..t - 1.
     """
     check.callable_model(model)
@@ -95,7 +96,7 @@ def reverse_chain(
                 raise TypeError(f"steps[{i}].update must be callable as update(x, eps) -> x")
             yield ReverseStep(t, t_next, step.update)
 
-    return _reverse_chain(model, schedule, x, read(steps), clip_x0)
+    return _reverse_chain(model, schedule, x.detach().clone(), read(steps), clip_x0)
 
 
 def _last(chain: Iterator[tuple[int, Tensor]]) -> Tensor:

@@ -117,10 +117,10 @@ def cost_plot(
     what the time would be if the sampler itself cost nothing.
     """
     ax = one_axes(ax, (7.5, 4.4))
-    s_all = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
+    fewest_to_most = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
     for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
         ax.plot(steps[: len(times)], times, "o-", color=color, label=name, lw=1.5)
-        ax.plot(s_all, s_all * per_call[name], "--", color=color, lw=1, alpha=0.7)
+        ax.plot(fewest_to_most, fewest_to_most * per_call[name], "--", color=color, lw=1, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of steps (model calls)")
@@ -173,13 +173,13 @@ def fewer_steps_figure(
     ax_a.set_title("DDIM changes image")
     for panel, name in zip(panels, names):
         axes = panel.subplots(len(steps), ncols, squeeze=False)
-        for r, s in enumerate(steps):
+        for r, num_steps in enumerate(steps):
             for c in range(ncols):
                 show_image(samples[name][r][c], ax=axes[r, c])
             axes[r, 0].set_axis_on()
             axes[r, 0].set_xticks([])
             axes[r, 0].set_yticks([])
             axes[r, 0].grid(False)
-            axes[r, 0].set_ylabel(f"{s} steps", fontsize=9, rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(f"{num_steps} steps", fontsize=9, rotation=0, ha="right", va="center")
         panel.suptitle(f"{name}, same $x_T$ in every row", fontsize=10)
     return fig.figure

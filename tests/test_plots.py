@@ -106,17 +106,9 @@ def test_glue_figure_refuses_an_unreadable_figure():
 
 # ---- where a helper draws --------------------------------------------------------------------------
 
-#: Public functions of the plot modules that are not figure helpers: the text check, the style,
-#: the animation (HTML, from a figure of its own that it closes) and the building blocks below.
-NOT_FIGURE_HELPERS = {
-    "small_text",
-    "use_book_style",
-    "trajectory_animation",
-    "figure_of",
-    "axes_grid",
-    "one_axes",
-    "figure_to_draw_in",
-}
+#: Public functions of the plot modules that are not figure helpers: the text check, the style and
+#: the animation (HTML, from a figure of its own that it closes).
+NOT_FIGURE_HELPERS = {"small_text", "use_book_style", "trajectory_animation"}
 
 
 def plot_helpers() -> dict[str, object]:

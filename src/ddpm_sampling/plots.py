@@ -82,12 +82,12 @@ def use_book_style() -> None:
     plt.rcParams.update(BOOK_STYLE)
 
 
-def figure_of(ax: Axes) -> Figure:
+def _figure_of(ax: Axes) -> Figure:
     """The whole figure ``ax`` is drawn in (the one a chapter saves), even inside a subfigure."""
     return ax.figure.figure
 
 
-def axes_grid(
+def _axes_grid(
     axes: object, nrows: int, ncols: int, figsize: tuple[float, float], name: str = "axes", **subplots
 ) -> tuple[Figure, np.ndarray]:
     """An (nrows, ncols) array of Axes and their figure: the given ``axes``, or new ones in a figure of ``figsize``.
@@ -114,15 +114,15 @@ def axes_grid(
     for ax in grid.flat:
         if not isinstance(ax, Axes):
             raise TypeError(f"{name} must hold matplotlib Axes, got {check.describe(ax)}")
-    return figure_of(grid[0, 0]), grid
+    return _figure_of(grid[0, 0]), grid
 
 
-def one_axes(ax: object, figsize: tuple[float, float]) -> Axes:
+def _one_axes(ax: object, figsize: tuple[float, float]) -> Axes:
     """The given ``ax``, or the one Axes of a new figure of ``figsize``."""
-    return axes_grid(ax, 1, 1, figsize, name="ax")[1][0, 0]
+    return _axes_grid(ax, 1, 1, figsize, name="ax")[1][0, 0]
 
 
-def figure_to_draw_in(fig: object, figsize: tuple[float, float]) -> Figure | SubFigure:
+def _figure_to_draw_in(fig: object, figsize: tuple[float, float]) -> Figure | SubFigure:
     """The given figure or subfigure, or a new figure of ``figsize`` (call inside the book's style)."""
     if fig is None:
         return plt.figure(figsize=figsize)
@@ -143,11 +143,11 @@ def _as_hw(img: Tensor) -> Tensor:
 
 def show_image(img: Tensor, title: str = "", ax: Axes | None = None) -> Figure:
     """Draw one gray image in [-1, 1], (1, H, W) or (H, W), without ticks."""
-    ax = one_axes(ax, (2.2, 2.8))
+    ax = _one_axes(ax, (2.2, 2.8))
     ax.imshow(_as_hw(img).numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_title(title)
     ax.set_axis_off()
-    return figure_of(ax)
+    return _figure_of(ax)
 
 
 def image_row(
@@ -165,7 +165,7 @@ def image_row(
     if len(titles) != len(images):
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     size = check.positive(size, "size", ": the width of each image in inches")
-    fig, grid = axes_grid(axes, 1, len(images), (size * len(images), size + 0.6))
+    fig, grid = _axes_grid(axes, 1, len(images), (size * len(images), size + 0.6))
     for ax, img, title in zip(grid[0], images, titles):
         show_image(img, title, ax=ax)
     if suptitle:
@@ -187,7 +187,7 @@ def image_grid(
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     nrows = -(-len(images) // ncols)
     width = min(1.9, 7.5 / ncols)  # at most the page's width
-    fig, grid = axes_grid(axes, nrows, ncols, (width * ncols, (width + 0.2) * nrows))
+    fig, grid = _axes_grid(axes, nrows, ncols, (width * ncols, (width + 0.2) * nrows))
     for ax in grid.flat:
         ax.set_axis_off()
     for ax, img, title in zip(grid.flat, images, titles):
@@ -216,7 +216,7 @@ def trajectory_strip(
     if x0_hats is not None and not set(ts) <= set(x0_hats):
         raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(x0_hats), reverse=True)}")
     rows = 1 if x0_hats is None else 2
-    fig, axes = axes_grid(axes, rows, len(ts), (0.8 * len(ts) + 0.5, 0.95 * rows + 0.55))
+    fig, axes = _axes_grid(axes, rows, len(ts), (0.8 * len(ts) + 0.5, 0.95 * rows + 0.55))
     for i, t in enumerate(ts):
         show_image(snapshots[t], f"t={t}", ax=axes[0, i])
         if x0_hats is not None:
@@ -250,7 +250,7 @@ def coefficient_panels(
     axis can hold, written beside it), and the noise correction over the ``first`` steps on
     a linear axis, where it dips before it rises. ``axes``: a 3 x 2 grid.
     """
-    fig, axes = axes_grid(axes, 3, 2, (7.5, 8.6), width_ratios=[1.5, 1])
+    fig, axes = _axes_grid(axes, 3, 2, (7.5, 8.6), width_ratios=[1.5, 1])
     T = schedule.T
     last, first = min(last, T), min(first, T)
     t = torch.arange(1, T + 1)
@@ -313,7 +313,7 @@ def coefficient_panels(
 
 def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | None = None) -> Figure:
     r"""The one-shot error gain :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}` over t, log scale."""
-    ax = one_axes(ax, (6.5, 3.6))
+    ax = _one_axes(ax, (6.5, 3.6))
     t = torch.arange(1, schedule.T + 1).numpy()
     gain = error_gain(schedule)
     ax.plot(t, gain.numpy(), color=COLORS["gain"], lw=2)
@@ -332,7 +332,7 @@ def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | N
     ax.set_title(r"error gain of the one-shot estimate: $\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}$")
     ax.set_ylabel("gain (log scale)")
     _mark_end(ax, schedule)
-    return figure_of(ax)
+    return _figure_of(ax)
 
 
 def trajectory_animation(
@@ -397,7 +397,7 @@ input[type=range].anim-slider { max-width: 100%; }
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
     r"""Two panels over t = 0..T: the signal and noise fractions :math:`\bar\alpha_t` and
     :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis. ``axes``: two."""
-    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.2))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     t = torch.arange(schedule.T + 1).numpy()
     ax = axes[0]

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
 from . import _checks as check
-from .plots import BOOK_STYLE, axes_grid, figure_of, figure_to_draw_in, one_axes, show_image
+from .plots import BOOK_STYLE, _axes_grid, _figure_of, _figure_to_draw_in, _one_axes, show_image
 
 #: One color per sampler or model, kept across the two chapters.
 SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
@@ -39,7 +39,7 @@ def sample_pairs(
     if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
         raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
     bands = -(-n // ncols)
-    fig, axes = axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
+    fig, axes = _axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
@@ -63,7 +63,7 @@ def x0_hat_rows(
     if len(row_labels) != len(rows):
         raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row_labels")
     ts = sorted(x0_hats, reverse=True)
-    fig, axes = axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
+    fig, axes = _axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
         for c, t in enumerate(ts):
             show_image(x0_hats[t][b], f"t={t}" if r == 0 else "", ax=axes[r, c])
@@ -83,7 +83,7 @@ def decision_plot(
 ) -> Figure:
     """Left: the weight of the heaviest training image over t, one line per sample.
     Right: per sample, the t from which on its class and its training image stay fixed. ``axes``: two."""
-    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.6), width_ratios=[1.3, 1])
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.6), width_ratios=[1.3, 1])
     axes = grid[0]
     T = top_weight.shape[0] - 1
     t = torch.arange(1, T + 1)
@@ -116,7 +116,7 @@ def cost_plot(
     Measured points are dots; the dashed line is steps x the model's measured cost per call,
     what the time would be if the sampler itself cost nothing.
     """
-    ax = one_axes(ax, (7.5, 4.4))
+    ax = _one_axes(ax, (7.5, 4.4))
     fewest_to_most = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
     for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
         ax.plot(steps[: len(times)], times, "o-", color=color, label=name, lw=1.5)
@@ -127,7 +127,7 @@ def cost_plot(
     ax.set_ylabel("seconds per sample (log scale)")
     ax.set_title("Sampling time: steps times the cost of one model call")
     ax.legend(fontsize=9, loc="upper left")
-    return figure_of(ax)
+    return _figure_of(ax)
 
 
 def fewer_steps_figure(
@@ -150,7 +150,7 @@ def fewer_steps_figure(
     ncols = check.count(ncols, "ncols")
     names = list(seconds)
     with plt.rc_context(BOOK_STYLE):
-        fig = figure_to_draw_in(fig, (7.5, 3.2 + 0.8 * len(steps)))
+        fig = _figure_to_draw_in(fig, (7.5, 3.2 + 0.8 * len(steps)))
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.8 * len(steps)])
         ax_t, ax_d, ax_a = top.subplots(1, 3)
         panels = bottom.subfigures(1, len(names), squeeze=False)[0]

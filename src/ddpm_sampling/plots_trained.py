@@ -16,20 +16,20 @@ from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
 from . import _checks as check
-from .plots import BOOK_STYLE, axes_grid, figure_of, figure_to_draw_in, one_axes, show_image
+from .plots import BOOK_STYLE, _axes_grid, _figure_of, _figure_to_draw_in, _one_axes, show_image
 from .plots_generation import SERIES_COLORS
 
 
 def loss_curve(loss: Sequence[tuple[int, float]], ax: Axes | None = None) -> Figure:
     """The training loss (mean over each logging interval) against the step, log-scaled loss."""
-    ax = one_axes(ax, (6.5, 3.2))
+    ax = _one_axes(ax, (6.5, 3.2))
     steps, values = zip(*loss)
     ax.plot(steps, values, color=SERIES_COLORS[0], lw=1.5)
     ax.set_yscale("log")
     ax.set_xlabel("training step (batch of 128 images)")
     ax.set_ylabel("noise-prediction MSE (log)")
     ax.set_title("Training loss")
-    return figure_of(ax)
+    return _figure_of(ax)
 
 
 def image_bands(
@@ -47,7 +47,7 @@ def image_bands(
     titles = titles or {}
     rows = {name: -(-x.shape[0] // ncols) for name, x in bands.items()}
     with plt.rc_context(BOOK_STYLE):
-        fig = figure_to_draw_in(fig, (0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
+        fig = _figure_to_draw_in(fig, (0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
         panels = fig.subfigures(len(bands), 1, height_ratios=[0.95 * r + 0.45 for r in rows.values()], squeeze=False)
     for panel, (name, x) in zip(panels[:, 0], bands.items()):
         axes = panel.subplots(rows[name], ncols, squeeze=False)
@@ -73,7 +73,7 @@ def error_per_t(
     """Left: the network's noise-prediction error against t, next to the assumed constant error.
     Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and the
     data's standard deviation (the error of predicting the mean image)."""
-    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.4))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
     axes = grid[0]
     ax = axes[0]
     ax.plot(timesteps, eps_rms, "o-", ms=3, color=SERIES_COLORS[0], label="trained network")
@@ -106,7 +106,7 @@ def quality_vs_steps(
 
     ``references`` maps a name to its (Frechet distance, imbalance), drawn as horizontal lines.
     """
-    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.6))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.6))
     axes = grid[0]
     for color, name in zip(SERIES_COLORS, steps):
         axes[0].plot(steps[name], frechet[name], "o-", color=color, label=name)
@@ -130,7 +130,7 @@ def survival_plot(
     start_t: Sequence[int], same_class: Sequence[float], rms: Sequence[float], axes: Sequence[Axes] | None = None
 ) -> Figure:
     """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
-    fig, grid = axes_grid(axes, 1, 2, (7.5, 3.2))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])
     axes[0].axhline(10, ls=":", color="#57606a", label="chance (10%)")

@@ -109,6 +109,21 @@ def test_constructors_keep_copies_of_the_callers_tensors():
     assert torch.equal(built.alpha_bar, kept)
 
 
+def test_a_reverse_chain_starts_from_x_as_it_was_when_made():
+    from ddpm_sampling.samplers import ReverseStep, reverse_chain
+
+    s = cosine_schedule(10)
+    x = images((1, 3, 3), seed=3)
+    start = x.clone()
+    keep = lambda x, eps: x  # noqa: E731 - a step that leaves x as it is
+    chain = reverse_chain(target_oracle(x, s), s, x, [ReverseStep(5, 0, keep)])
+    x += 100  # between making the chain and running it
+    [(t, out)] = list(chain)
+    assert t == 0 and torch.equal(out, start)
+    out -= 1  # what the chain yields is not the caller's tensor either
+    assert torch.equal(x, start + 100)
+
+
 @pytest.mark.parametrize("t", [torch.tensor(-1), torch.tensor(0), torch.tensor(11), torch.tensor([3, 0])])
 def test_the_oracle_and_the_ideal_denoiser_range_check_tensor_timesteps(t):
     s = cosine_schedule(10)
@@ -1231,3 +1246,131 @@ def test_the_unet_reads_its_call(data):
         out = check_outcome(lambda: net(x.value, t.value), {"x_t": x, "t": t})
     if out is not None:
         assert out.shape == x.value.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+@FEW
+@given(data=st.data())
+def test_a_unet_config_is_read_field_by_field(data):
+    from ddpm_sampling.unet import UNet, UNetConfig
+
+    fields = {
+        "image_channels": data.draw(
+            st.sampled_from([Arg(1), Arg(np.int64(2)), Arg(0, ValueError), Arg(1.0, TypeError), Arg(True, TypeError)])
+        ),
+        "channels": data.draw(
+            st.sampled_from(
+                [
+                    Arg((4, 4, 4)),
+                    Arg([2, 4, 6]),
+                    Arg((4, 4), ValueError),
+                    Arg((4, 0, 4), ValueError),
+                    Arg((4, 4.0, 4), TypeError),
+                    Arg("444", TypeError),
+                ]
+            )
+        ),
+        "time_dim": data.draw(st.sampled_from([Arg(2), Arg(8), Arg(7, ValueError), Arg(0, ValueError)])),
+        "groups": data.draw(st.sampled_from([Arg(1), Arg(2), Arg(0, ValueError), Arg(2.0, TypeError)])),
+        "max_period": data.draw(
+            st.sampled_from(
+                [Arg(10.0), Arg(np.float32(1e4)), Arg(0.0, ValueError), Arg(math.inf, ValueError), Arg("1", TypeError)]
+            )
+        ),
+    }
+    if data.draw(st.booleans()) and not fields["channels"].error:  # groups that do not divide the channels
+        fields["groups"] = Arg(3, ValueError)
+    config = check_outcome(lambda: UNetConfig(**{k: a.value for k, a in fields.items()}), fields)
+    if config is None:
+        return
+    assert isinstance(config.channels, tuple) and all(type(c) is int for c in config.channels)
+    assert UNetConfig.from_dict(config.to_dict()) == config
+    net = UNet(config).eval()
+    x = images((2, config.image_channels, 4, 8))
+    with torch.no_grad():
+        out = net(x, torch.tensor([0, 999]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    with pytest.raises(TypeError, match=r"config must be a UNetConfig or None, got \{"):
+        UNet(config.to_dict())
+
+
+@pytest.fixture(scope="module")
+def weights_copy(tmp_path_factory):
+    """A copy of the shipped weights and records in a folder of its own."""
+    import shutil
+
+    from ddpm_sampling.pretrained import WEIGHTS_DIR
+
+    folder = tmp_path_factory.mktemp("weights")
+    for f in WEIGHTS_DIR.glob("*.*"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+@settings(PROPERTY, max_examples=15)
+@given(data=st.data())
+def test_the_shipped_networks_load_from_a_folder_or_name_the_bad_argument(weights_copy, data):
+    from ddpm_sampling import WeightsError, load_classifier, load_pretrained, training_record
+    from ddpm_sampling.classifier import Classifier
+    from ddpm_sampling.unet import UNet
+
+    folder = data.draw(
+        st.sampled_from(
+            [
+                Arg(None),
+                Arg(str(weights_copy)),
+                Arg(weights_copy),
+                Arg("", ValueError),  # once read as "the package's folder"
+                Arg("wei\0ghts", ValueError),
+                Arg(5, TypeError),
+                Arg(bytes(weights_copy), TypeError),
+                Arg([str(weights_copy)], TypeError),
+            ]
+        )
+    )
+    name = data.draw(
+        st.sampled_from(
+            [Arg("unet"), Arg("classifier"), Arg("UNet", ValueError), Arg(3, ValueError), Arg(None, ValueError)]
+        )
+    )
+    record = check_outcome(lambda: training_record(name.value, folder.value), {"name": name, "folder": folder})
+    if record is not None:
+        assert record["sha256"] and record == training_record(name.value)
+    kind = data.draw(st.sampled_from([(load_pretrained, UNet), (load_classifier, Classifier)]))
+    network = check_outcome(lambda: kind[0](folder.value), {"folder": folder})
+    if network is not None:
+        assert isinstance(network, kind[1]) and not network.training
+        assert not any(p.requires_grad for p in network.parameters())
+    with pytest.raises(WeightsError, match=r"is missing"):  # a folder without them: the error that says how to fix it
+        kind[0](weights_copy / "nowhere")
+
+
+@FEW
+@given(data=st.data())
+def test_first_index_of_and_one_per_class_read_their_dataset(data):
+    from types import SimpleNamespace
+
+    from ddpm_sampling import first_index_of, one_per_class
+
+    targets = data.draw(
+        st.one_of(
+            st.lists(st.integers(0, 9), min_size=1, max_size=40).map(lambda v: Arg(SimpleNamespace(targets=v))),
+            st.sampled_from(
+                [
+                    Arg(SimpleNamespace(targets=torch.arange(10).flip(0))),
+                    Arg(SimpleNamespace(targets=torch.zeros(3)), TypeError),
+                    Arg(SimpleNamespace(targets=torch.zeros(2, 10, dtype=torch.long)), ValueError),
+                    Arg(SimpleNamespace(), TypeError),
+                    Arg(list(range(10)), TypeError),
+                ]
+            ),
+        )
+    )
+    labels = getattr(targets.value, "targets", None)
+    present = set(torch.as_tensor(labels).flatten().tolist()) if targets.error is None else set()
+    if targets.error is None and present != set(range(10)):
+        targets = Arg(targets.value, ValueError)  # a class with no example: the dataset is named
+    got = check_outcome(lambda: one_per_class(targets.value), {"dataset": targets})
+    if got is not None:
+        listed = torch.as_tensor(labels).tolist()
+        assert got == [listed.index(c) for c in range(10)]
+        assert all(first_index_of(targets.value, c) == i for c, i in enumerate(got))

@@ -3,9 +3,11 @@ is complete offline."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -100,3 +102,117 @@ def test_glue_figure_refuses_an_unreadable_figure():
     ax.set_title("tiny", fontsize=5)
     with pytest.raises(ValueError, match="figure 'fig_tiny' has text too small to read on the page: 'tiny'"):
         glue_figure("fig_tiny", fig)
+
+
+# ---- where a helper draws --------------------------------------------------------------------------
+
+#: Public functions of the plot modules that are not figure helpers: the text check, the style and
+#: the animation (HTML, from a figure of its own that it closes).
+NOT_FIGURE_HELPERS = {"small_text", "use_book_style", "trajectory_animation"}
+
+
+def plot_helpers() -> dict[str, object]:
+    from ddpm_sampling import plots_generation, plots_trained
+
+    found = {}
+    for module in (plots, plots_generation, plots_trained):
+        for name, fn in vars(module).items():
+            public = not name.startswith("_") and name not in NOT_FIGURE_HELPERS
+            if public and inspect.isfunction(fn) and fn.__module__ == module.__name__:
+                found[name] = fn
+    return found
+
+
+def helper_calls() -> dict[str, tuple]:
+    """Each helper's call with ``where`` (its ax/axes/fig) and the grid of axes it draws, (rows, cols) or "fig"."""
+    from ddpm_sampling import plots_generation as pg
+    from ddpm_sampling import plots_trained as pt
+
+    s = cosine_schedule(50)
+    img, three = images(1)[0], torch.stack(images(3))
+    snaps = dict(zip([50, 25, 0], images(3), strict=True))
+    return {
+        "show_image": ((1, 1), lambda w: plots.show_image(img, "x", ax=w)),
+        "image_row": ((1, 3), lambda w: plots.image_row(images(3), ["a", "b", "c"], axes=w)),
+        "image_grid": ((3, 3), lambda w: plots.image_grid(images(7), ncols=3, axes=w)),
+        "trajectory_strip": ((2, 3), lambda w: plots.trajectory_strip(snaps, snaps, axes=w)),
+        "coefficient_panels": ((3, 2), lambda w: plots.coefficient_panels(s, axes=w)),
+        "error_gain_plot": ((1, 1), lambda w: plots.error_gain_plot(s, mark_t=[10], ax=w)),
+        "schedule_plot": ((1, 2), lambda w: plots.schedule_plot(s, axes=w)),
+        "sample_pairs": ((4, 2), lambda w: pg.sample_pairs(three, three, list("abc"), list("def"), ncols=2, axes=w)),
+        "x0_hat_rows": ((2, 2), lambda w: pg.x0_hat_rows({50: three, 0: three}, [0, 2], ["p", "q"], axes=w)),
+        "decision_plot": (
+            (1, 2),
+            lambda w: pg.decision_plot(
+                torch.rand(51, 3),
+                torch.rand(51, 3, 4).softmax(-1),
+                torch.tensor([5, 9, 2]),
+                torch.tensor([7, 9, 3]),
+                axes=w,
+            ),
+        ),
+        "weight_sharing_plot": ((1, 2), lambda w: pg.weight_sharing_plot(s, 1 + 9 * torch.rand(s.T + 1, 3), axes=w)),
+        "cost_plot": ((1, 1), lambda w: pg.cost_plot([1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}, ax=w)),
+        "fewer_steps_figure": (
+            "fig",
+            lambda w: pg.fewer_steps_figure(
+                [1, 10], {"a": [0.1, 1.0]}, {"a": [0.5, 0.0]}, [0.5, 1.0], {"a": [images(2), images(2)]}, 2, fig=w
+            ),
+        ),
+        "loss_curve": ((1, 1), lambda w: pt.loss_curve([(1, 0.5), (2, 0.4)], ax=w)),
+        "image_bands": ("fig", lambda w: pt.image_bands({"a": three, "b": three[:1]}, ncols=2, fig=w)),
+        "error_per_t": ((1, 2), lambda w: pt.error_per_t([1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5, axes=w)),
+        "quality_vs_steps": (
+            (1, 2),
+            lambda w: pt.quality_vs_steps(
+                {"a": [1, 2]}, {"a": [3.0, 2.0]}, {"a": [0.1, 0.2]}, {"r": (1.0, 0.1)}, axes=w
+            ),
+        ),
+        "survival_plot": ((1, 2), lambda w: pt.survival_plot([100, 200], [0.9, 0.5], [0.1, 0.2], axes=w)),
+    }
+
+
+def test_every_plot_helper_takes_where_to_draw_and_returns_the_figure():
+    helpers, calls = plot_helpers(), helper_calls()
+    assert sorted(helpers) == sorted(calls), "a plot helper without an example call here, or an example too many"
+    for name, fn in helpers.items():
+        params = inspect.signature(fn).parameters
+        where = [p for p in ("ax", "axes", "fig") if p in params]
+        assert len(where) == 1 and params[where[0]].default is None, f"{name} takes no ax, axes or fig = None"
+        assert inspect.signature(fn).return_annotation in ("Figure", Figure), name
+
+
+def all_axes(figure) -> list:
+    """The axes of a figure or subfigure and of every subfigure inside it."""
+    return list(figure.axes) + [ax for sub in figure.subfigs for ax in all_axes(sub)]
+
+
+@pytest.mark.parametrize("name", sorted(helper_calls()))
+def test_a_plot_helper_draws_where_it_is_told(name):
+    grid, call = helper_calls()[name]
+    assert isinstance(call(None), Figure)  # a new figure of its own
+    fig = plt.figure(figsize=(7.5, 6))
+    if grid == "fig":  # it lays out its own panels, here inside one half of the figure
+        left, _ = fig.subfigures(1, 2)
+        assert call(left) is fig
+        assert all_axes(left) and not all_axes(fig.subfigs[1])
+        return
+    axes = fig.subplots(*grid, squeeze=False)
+    given = axes[0, 0] if grid == (1, 1) else axes
+    assert call(given) is fig
+    assert all(ax.images or ax.lines or ax.collections or not ax.axison for ax in axes.flat)
+    assert any(ax.images or ax.lines or ax.collections for ax in axes.flat)
+    if grid != (1, 1):  # one Axes short is refused, naming what is needed
+        with pytest.raises(ValueError, match=rf"axes must be {grid[0]} x {grid[1]} matplotlib Axes"):
+            call(fig.subplots(grid[0], grid[1] - 1, squeeze=False) if grid[1] > 1 else axes[:-1])
+    with pytest.raises(TypeError, match=r"(ax|axes) must .*Axes, got 'a' \(str\)"):
+        call(np.full(grid, "a", dtype=object) if grid != (1, 1) else "a")
+
+
+def test_a_count_of_columns_is_read_like_every_count():
+    with pytest.raises(ValueError, match=r"ncols = 0 is outside the valid range: an int >= 1"):
+        plots.image_grid(images(3), ncols=0)
+    with pytest.raises(TypeError, match=r"ncols must be an int, got 2\.0"):
+        plots.image_grid(images(3), ncols=2.0)
+    with pytest.raises(ValueError, match=r"got 3 images but 2 titles"):
+        plots.image_grid(images(3), ["a", "b"])

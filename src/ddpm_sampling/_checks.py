@@ -18,6 +18,8 @@ Either message names the argument. The kinds:
   or ``uint8`` tensor is refused, since PyTorch indexing takes those as masks.
 - a real number (a probability, a standard deviation): a Python ``int`` or ``float``, a NumPy number
   (``np.float32`` and ``np.float64`` alike) or a 0-d tensor of a real dtype; never a ``bool``.
+- a flag: ``True`` or ``False`` (a NumPy bool too); never a truthy number, string or tensor.
+- a folder: a ``str`` or ``os.PathLike`` of str, neither empty nor holding a NUL character.
 - an image: a floating-point tensor (C, H, W) or (B, C, H, W), no dimension empty, every value finite.
 """
 
@@ -25,8 +27,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -185,10 +190,22 @@ def fraction(value: object, name: str, meaning: str = "") -> float:
 
 
 def flag(value: object, name: str) -> bool:
-    """``True`` or ``False``; a truthy tensor or string is a mistake, not a yes (``TypeError``)."""
-    if not isinstance(value, bool):
+    """``True`` or ``False`` (or a NumPy bool); a truthy tensor or string is a mistake, not a yes (``TypeError``)."""
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {describe(value)}")
-    return value
+    return bool(value)
+
+
+def folder(value: object, name: str) -> Path:
+    """A folder path: a ``str`` or ``os.PathLike`` of str, not empty and without a NUL character."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a folder as a str or os.PathLike, got {describe(value)}")
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must be a folder as a str or os.PathLike of str, got bytes {path!r}")
+    if path == "" or "\0" in path:
+        raise ValueError(f"{name} = {path!r} is not a folder path: it is empty or holds a NUL character")
+    return Path(path)
 
 
 def choice(value: object, name: str, options: Sequence[str]) -> str:

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torchvision import datasets, transforms
 
+from . import _checks as check
+
 #: Where the Debian/Ubuntu package ``dataset-fashion-mnist`` installs the gzipped IDX files.
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 #: The IDX files: each name with its magic number and dimensions. An IDX file is a header of
@@ -67,28 +69,16 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _folder(value: object, name: str) -> Path:
-    """``value`` as a folder path, or a TypeError/ValueError naming the argument ``name``."""
-    if not isinstance(value, str | os.PathLike):
-        raise TypeError(f"{name} must be a folder as a str or os.PathLike, got {_show(value)} ({type(value).__name__})")
-    path = os.fspath(value)
-    if not isinstance(path, str):
-        raise TypeError(f"{name} must be a folder as a str or os.PathLike of str, got bytes {_show(path)}")
-    if path == "" or "\0" in path:
-        raise ValueError(f"{name} = {path!r} is not a folder path: it is empty or holds a NUL character")
-    return Path(path)
-
-
 def raw_dir(root: str | os.PathLike) -> Path:
     """The folder in which torchvision expects the uncompressed files: ``root/FashionMNIST/raw``."""
-    return _folder(root, "root") / "FashionMNIST" / "raw"
+    return check.folder(root, "root") / "FashionMNIST" / "raw"
 
 
 def candidate_roots(root: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched, in order: ``root``, ``$FASHION_MNIST_ROOT``, ``./data``."""
-    found = [_folder(root, "root")] if root is not None else []
+    found = [check.folder(root, "root")] if root is not None else []
     if os.environ.get("FASHION_MNIST_ROOT"):
-        found.append(_folder(os.environ["FASHION_MNIST_ROOT"], "$FASHION_MNIST_ROOT"))
+        found.append(check.folder(os.environ["FASHION_MNIST_ROOT"], "$FASHION_MNIST_ROOT"))
     found.append(Path("data"))
     return found
 
@@ -261,7 +251,7 @@ def ensure_fashion_mnist(root: str | os.PathLike | None = None, debian_dir: str 
         DataNotFoundError: with the three ways to get the data, if every way failed. Nothing was left behind.
     """
     searched = candidate_roots(root)
-    debian_dir = DEBIAN_DIR if debian_dir is None else _folder(debian_dir, "debian_dir")
+    debian_dir = DEBIAN_DIR if debian_dir is None else check.folder(debian_dir, "debian_dir")
     for folder in searched:
         if all(os.path.lexists(raw_dir(folder) / name) for name in RAW_FILES):
             _check_present(raw_dir(folder))
@@ -279,11 +269,6 @@ def ensure_fashion_mnist(root: str | os.PathLike | None = None, debian_dir: str 
     return target
 
 
-def _check_flag(value: object, name: str) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {_show(value)} ({type(value).__name__})")
-
-
 def load_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None) -> datasets.FashionMNIST:
     """Fashion-MNIST with images scaled to [-1, 1]: each item is ((1, 28, 28) float32, label).
 
@@ -297,10 +282,10 @@ def load_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None
         DataDamagedError: a file is damaged; the message names it and the fix.
         DataNotFoundError: the data is nowhere and could not be fetched; the message lists three ways to get it.
     """
-    _check_flag(train, "train")
+    train = check.flag(train, "train")
     folder = ensure_fashion_mnist(root)
     to_range = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    return datasets.FashionMNIST(folder, train=bool(train), download=False, transform=to_range)
+    return datasets.FashionMNIST(folder, train=train, download=False, transform=to_range)
 
 
 # --- picking examples by class -------------------------------------------------------------------

@@ -296,7 +296,7 @@ def test_reference(classifier: nn.Module) -> tuple[Tensor, Tensor]:
 def evaluation_path(folder: Path | None = None) -> Path:
     from .pretrained import WEIGHTS_DIR
 
-    return Path(folder or WEIGHTS_DIR) / "evaluation.json"
+    return (WEIGHTS_DIR if folder is None else check.folder(folder, "folder")) / "evaluation.json"
 
 
 def load_evaluation(folder: Path | None = None) -> dict:

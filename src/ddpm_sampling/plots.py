@@ -1,5 +1,7 @@
-"""Plot helpers with one book style. Each takes ``ax``/``axes=None``, returns the figure
-and never show it: showing is the chapter's business.
+"""Plot helpers with one book style. Each draws on the ``ax`` or ``axes`` it is given (a new
+figure of the right size when they are ``None``), returns the figure and never shows it:
+showing is the chapter's business. Given axes must be as many as the helper draws, in the
+grid it draws them in; anything else is a ``ValueError`` that says what is needed.
 
 Images are drawn in gray with the data range [-1, 1] mapped to black..white; noisy
 images go beyond that range and are drawn saturated (the data is not changed).
@@ -12,12 +14,14 @@ import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
+from . import _checks as check
 from .schedule import Schedule, error_gain
 
 #: The rcParams of every figure of the book. A white background and dark ink read in the
@@ -78,6 +82,55 @@ def use_book_style() -> None:
     plt.rcParams.update(BOOK_STYLE)
 
 
+def _figure_of(ax: Axes) -> Figure:
+    """The whole figure ``ax`` is drawn in (the one a chapter saves), even inside a subfigure."""
+    return ax.figure.figure
+
+
+def _axes_grid(
+    axes: object, nrows: int, ncols: int, figsize: tuple[float, float], name: str = "axes", **subplots
+) -> tuple[Figure, np.ndarray]:
+    """An (nrows, ncols) array of Axes and their figure: the given ``axes``, or new ones in a figure of ``figsize``.
+
+    ``axes`` may be an array or nested lists of that shape, or a flat sequence when ``nrows`` is 1.
+    Another shape is a ``ValueError`` naming the shape needed (a helper never draws on fewer axes
+    than it has images, nor leaves some out); anything but Axes in it a ``TypeError``.
+    """
+    if axes is None:
+        with plt.rc_context(BOOK_STYLE):
+            fig, grid = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **subplots)
+        return fig, grid
+    try:
+        grid = np.asarray(axes, dtype=object)
+    except ValueError:  # lists of different lengths
+        grid = np.empty(0, dtype=object)
+    if grid.ndim <= 1 and nrows == 1:
+        grid = grid.reshape(1, -1)
+    if grid.shape != (nrows, ncols):
+        flat = f" (or a list of {ncols})" if nrows == 1 and ncols > 1 else ""
+        raise ValueError(
+            f"{name} must be {nrows} x {ncols} matplotlib Axes{flat} here, got {grid.size} in shape {grid.shape}"
+        )
+    for ax in grid.flat:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"{name} must hold matplotlib Axes, got {check.describe(ax)}")
+    return _figure_of(grid[0, 0]), grid
+
+
+def _one_axes(ax: object, figsize: tuple[float, float]) -> Axes:
+    """The given ``ax``, or the one Axes of a new figure of ``figsize``."""
+    return _axes_grid(ax, 1, 1, figsize, name="ax")[1][0, 0]
+
+
+def _figure_to_draw_in(fig: object, figsize: tuple[float, float]) -> Figure | SubFigure:
+    """The given figure or subfigure, or a new figure of ``figsize`` (call inside the book's style)."""
+    if fig is None:
+        return plt.figure(figsize=figsize)
+    if not isinstance(fig, (Figure, SubFigure)):
+        raise TypeError(f"fig must be a matplotlib Figure or SubFigure, got {check.describe(fig)}")
+    return fig
+
+
 def _as_hw(img: Tensor) -> Tensor:
     """(1, H, W) or (H, W) -> (H, W) on the CPU, for imshow."""
     img = img.detach().cpu()
@@ -88,11 +141,13 @@ def _as_hw(img: Tensor) -> Tensor:
     return img
 
 
-def show_image(ax: Axes, img: Tensor, title: str = "") -> None:
-    """Draw one gray image in [-1, 1] on ``ax``, without ticks."""
+def show_image(img: Tensor, title: str = "", ax: Axes | None = None) -> Figure:
+    """Draw one gray image in [-1, 1], (1, H, W) or (H, W), without ticks."""
+    ax = _one_axes(ax, (2.2, 2.8))
     ax.imshow(_as_hw(img).numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_title(title)
     ax.set_axis_off()
+    return _figure_of(ax)
 
 
 def image_row(
@@ -102,37 +157,41 @@ def image_row(
     axes: Sequence[Axes] | None = None,
     size: float = 2.2,
 ) -> Figure:
-    """Images side by side, each (1, H, W) or (H, W), with a title under the figure's title."""
+    """Images side by side, each (1, H, W) or (H, W), with a title under the figure's title.
+
+    ``axes``: one per image; ``size``: the width of each image in inches, a number > 0.
+    """
     titles = list(titles) if titles is not None else [""] * len(images)
     if len(titles) != len(images):
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.6), squeeze=False)
-        axes = axes[0]
-    fig = axes[0].figure
-    for ax, img, title in zip(axes, images, titles):
-        show_image(ax, img, title)
+    size = check.positive(size, "size", ": the width of each image in inches")
+    fig, grid = _axes_grid(axes, 1, len(images), (size * len(images), size + 0.6))
+    for ax, img, title in zip(grid[0], images, titles):
+        show_image(img, title, ax=ax)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
 
 
 def image_grid(
-    images: Sequence[Tensor], titles: Sequence[str] | None = None, ncols: int = 5, suptitle: str | None = None
+    images: Sequence[Tensor],
+    titles: Sequence[str] | None = None,
+    ncols: int = 5,
+    suptitle: str | None = None,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
-    """Images in a grid of ``ncols`` columns, each with its title."""
-    if ncols < 1:
-        raise ValueError(f"ncols = {ncols} must be >= 1")
+    """Images in a grid of ``ncols`` columns, each with its title; ``axes``: that grid, rows x ncols."""
+    ncols = check.count(ncols, "ncols")
     titles = list(titles) if titles is not None else [""] * len(images)
+    if len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     nrows = -(-len(images) // ncols)
-    with plt.rc_context(BOOK_STYLE):
-        width = min(1.9, 7.5 / ncols)  # at most the page's width
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (width + 0.2) * nrows), squeeze=False)
-    for ax in axes.flat:
+    width = min(1.9, 7.5 / ncols)  # at most the page's width
+    fig, grid = _axes_grid(axes, nrows, ncols, (width * ncols, (width + 0.2) * nrows))
+    for ax in grid.flat:
         ax.set_axis_off()
-    for ax, img, title in zip(axes.flat, images, titles):
-        show_image(ax, img, title)
+    for ax, img, title in zip(grid.flat, images, titles):
+        show_image(img, title, ax=ax)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -142,21 +201,26 @@ def trajectory_strip(
     snapshots: dict[int, Tensor],
     x0_hats: dict[int, Tensor] | None = None,
     suptitle: str | None = None,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
     """The images x_t at each snapshot time from left (noisy) to right, and optionally the
     predicted clean image at the same times beneath them. Unbatched images only.
 
     Sized for the page's width (about 7.5 inches for nine snapshots) so that the titles
     are not shrunk: each column is titled with its t, each row labelled on the left.
+    ``axes``: one row (two with ``x0_hats``) of one Axes per snapshot.
     """
     ts = sorted(snapshots, reverse=True)
+    if not ts:
+        raise ValueError("snapshots is empty; the strip needs at least one image")
+    if x0_hats is not None and not set(ts) <= set(x0_hats):
+        raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(x0_hats), reverse=True)}")
     rows = 1 if x0_hats is None else 2
-    with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(rows, len(ts), figsize=(0.8 * len(ts) + 0.5, 0.95 * rows + 0.55), squeeze=False)
+    fig, axes = _axes_grid(axes, rows, len(ts), (0.8 * len(ts) + 0.5, 0.95 * rows + 0.55))
     for i, t in enumerate(ts):
-        show_image(axes[0, i], snapshots[t], f"t={t}")
+        show_image(snapshots[t], f"t={t}", ax=axes[0, i])
         if x0_hats is not None:
-            show_image(axes[1, i], x0_hats[t])
+            show_image(x0_hats[t], ax=axes[1, i])
     labels = ["$x_t$", r"$\hat x_0$"][:rows]
     for row, label in enumerate(labels):
         axes[row, 0].text(-0.12, 0.5, label, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=12)
@@ -186,10 +250,7 @@ def coefficient_panels(
     axis can hold, written beside it), and the noise correction over the ``first`` steps on
     a linear axis, where it dips before it rises. ``axes``: a 3 x 2 grid.
     """
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(3, 2, figsize=(7.5, 8.6), width_ratios=[1.5, 1])
-    fig = axes[0][0].figure
+    fig, axes = _axes_grid(axes, 3, 2, (7.5, 8.6), width_ratios=[1.5, 1])
     T = schedule.T
     last, first = min(last, T), min(first, T)
     t = torch.arange(1, T + 1)
@@ -252,9 +313,7 @@ def coefficient_panels(
 
 def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | None = None) -> Figure:
     r"""The one-shot error gain :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}` over t, log scale."""
-    if ax is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax = _one_axes(ax, (6.5, 3.6))
     t = torch.arange(1, schedule.T + 1).numpy()
     gain = error_gain(schedule)
     ax.plot(t, gain.numpy(), color=COLORS["gain"], lw=2)
@@ -273,7 +332,7 @@ def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | N
     ax.set_title(r"error gain of the one-shot estimate: $\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}$")
     ax.set_ylabel("gain (log scale)")
     _mark_end(ax, schedule)
-    return ax.figure
+    return _figure_of(ax)
 
 
 def trajectory_animation(
@@ -307,9 +366,9 @@ def trajectory_animation(
             t = ts[i]
             for ax in axes:
                 ax.clear()
-            show_image(axes[0], snapshots[t], f"$x_{{{t}}}$")
+            show_image(snapshots[t], f"$x_{{{t}}}$", ax=axes[0])
             if x0_hats is not None:
-                show_image(axes[1], x0_hats[t], rf"$\hat x_0$ at t={t}")
+                show_image(x0_hats[t], rf"$\hat x_0$ at t={t}", ax=axes[1])
             return list(axes)
 
         anim = FuncAnimation(fig, draw, frames=len(ts), interval=interval, blit=False)
@@ -337,10 +396,9 @@ input[type=range].anim-slider { max-width: 100%; }
 
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
     r"""Two panels over t = 0..T: the signal and noise fractions :math:`\bar\alpha_t` and
-    :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis."""
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+    :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis. ``axes``: two."""
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
+    axes = grid[0]
     t = torch.arange(schedule.T + 1).numpy()
     ax = axes[0]
     ax.plot(t, schedule.alpha_bar.numpy(), color=COLORS["gain"], lw=2, label=r"signal $\bar\alpha_t$")
@@ -355,4 +413,4 @@ def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Fig
     ax.set_ylabel(r"$\beta_t$ (log scale)")
     for ax in axes:
         _mark_end(ax, schedule)
-    return axes[0].figure
+    return fig

@@ -1,7 +1,8 @@
 """Plots of the generation and cost chapters, in the book's style (see :mod:`ddpm_sampling.plots`).
 
-Each helper takes ``ax``/``axes``/``fig=None`` where it draws into one place, returns the
-figure and never shows it.
+Each helper draws on the ``ax`` or ``axes`` it is given, or into the figure or subfigure ``fig``
+where it lays out panels of its own (a new figure when they are ``None``), returns the figure
+and never shows it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
 from . import _checks as check
-from .plots import BOOK_STYLE, show_image
+from .plots import BOOK_STYLE, _axes_grid, _figure_of, _figure_to_draw_in, _one_axes, show_image
 from .schedule import Schedule
 
 #: One color per sampler or model, kept across the two chapters.
@@ -23,39 +24,50 @@ SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
 
 
 def sample_pairs(
-    samples: Tensor, nearest: Tensor, top_titles: Sequence[str], bottom_titles: Sequence[str], ncols: int = 8
+    samples: Tensor,
+    nearest: Tensor,
+    top_titles: Sequence[str],
+    bottom_titles: Sequence[str],
+    ncols: int = 8,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
-    """Each sample (B, 1, H, W) above its nearest training image, ``ncols`` pairs per band."""
+    """Each sample (B, 1, H, W) above its nearest training image, ``ncols`` pairs per band.
+
+    ``axes``: (2 x bands) rows of ``ncols``, a band being one row of samples and one of their neighbours.
+    """
+    ncols = check.count(ncols, "ncols")
     n = samples.shape[0]
     if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
         raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
     bands = -(-n // ncols)
-    with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(2 * bands, ncols, figsize=(0.92 * ncols, 2.5 * bands), squeeze=False)
+    fig, axes = _axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
-        r, c = divmod(i, ncols)
-        show_image(axes[2 * r, c], samples[i], top_titles[i])
-        show_image(axes[2 * r + 1, c], nearest[i], bottom_titles[i])
-        axes[2 * r, c].title.set_fontsize(9)
-        axes[2 * r + 1, c].title.set_fontsize(9)
+        band, c = divmod(i, ncols)
+        show_image(samples[i], top_titles[i], ax=axes[2 * band, c])
+        show_image(nearest[i], bottom_titles[i], ax=axes[2 * band + 1, c])
+        axes[2 * band, c].title.set_fontsize(9)
+        axes[2 * band + 1, c].title.set_fontsize(9)
     return fig
 
 
 def x0_hat_rows(
-    x0_hats: dict[int, Tensor], rows: Sequence[int], row_labels: Sequence[str], suptitle: str | None = None
+    x0_hats: dict[int, Tensor],
+    rows: Sequence[int],
+    row_labels: Sequence[str],
+    suptitle: str | None = None,
+    axes: Sequence[Sequence[Axes]] | None = None,
 ) -> Figure:
     """A grid of predicted clean images: one row per sample index in ``rows``, one column per t
-    (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left."""
+    (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left. ``axes``: that grid."""
+    if len(row_labels) != len(rows):
+        raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row_labels")
     ts = sorted(x0_hats, reverse=True)
-    with plt.rc_context(BOOK_STYLE):
-        fig, axes = plt.subplots(
-            len(rows), len(ts), figsize=(0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6), squeeze=False
-        )
+    fig, axes = _axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
         for c, t in enumerate(ts):
-            show_image(axes[r, c], x0_hats[t][b], f"t={t}" if r == 0 else "")
+            show_image(x0_hats[t][b], f"t={t}" if r == 0 else "", ax=axes[r, c])
             axes[r, c].title.set_fontsize(9)
         axes[r, 0].set_axis_on()
         axes[r, 0].set_xticks([])
@@ -87,9 +99,8 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
     T = effective_number.shape[0] - 1
     if T != schedule.T:
         raise ValueError(f"effective_number has rows for T = {T} steps, the schedule has T = {schedule.T}")
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
+    axes = grid[0]
     t = torch.arange(1, T + 1)
     ax = axes[0]
     ax.plot(t, schedule.sqrt_alpha_bar[1:], color=SERIES_COLORS[0], label="$\\sqrt{\\bar\\alpha_t}$")
@@ -105,9 +116,9 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
     ax.set_xlabel("timestep t")
     ax.set_ylabel("$1 / \\sum_i w_i^2$ (log scale)")
     ax.set_title("Images sharing the weight")
-    for ax in axes[:2]:
+    for ax in axes:
         ax.set_xlim(T * 1.02, 0)
-    return axes[0].figure
+    return fig
 
 
 def decision_plot(
@@ -138,9 +149,8 @@ def decision_plot(
         if not isinstance(d, Tensor) or tuple(d.shape) != (B,):
             raise ValueError(f"{name} must be a tensor of shape ({B},), one t per sample")
     threshold = check.fraction(threshold, "threshold")
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), width_ratios=[1.3, 1])
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.6), width_ratios=[1.3, 1])
+    axes = grid[0]
     t = torch.arange(1, T + 1)
     final = class_weight[1].argmax(dim=-1)  # (B,) the class each sample ends in
     own = class_weight[:, torch.arange(B), final]  # (T + 1, B)
@@ -168,7 +178,7 @@ def decision_plot(
     ax.set_ylabel("sample")
     ax.set_title("When each sample is decided")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=9)
-    return axes[0].figure
+    return fig
 
 
 def cost_plot(
@@ -179,20 +189,18 @@ def cost_plot(
     Measured points are dots; the dashed line is steps x the model's measured cost per call,
     what the time would be if the sampler itself cost nothing.
     """
-    if ax is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, ax = plt.subplots(figsize=(7.5, 4.4))
-    s_all = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
+    ax = _one_axes(ax, (7.5, 4.4))
+    fewest_to_most = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
     for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
         ax.plot(steps[: len(times)], times, "o-", color=color, label=name, lw=1.5)
-        ax.plot(s_all, s_all * per_call[name], "--", color=color, lw=1, alpha=0.7)
+        ax.plot(fewest_to_most, fewest_to_most * per_call[name], "--", color=color, lw=1, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of steps (model calls)")
     ax.set_ylabel("seconds per sample (log scale)")
     ax.set_title("Sampling time: steps times the cost of one model call")
     ax.legend(fontsize=9, loc="upper left")
-    return ax.figure
+    return _figure_of(ax)
 
 
 def fewer_steps_figure(
@@ -203,20 +211,22 @@ def fewer_steps_figure(
     samples: dict[str, Sequence[Tensor]],
     ncols: int = 4,
     floor: float = 1e-12,
+    fig: Figure | SubFigure | None = None,
 ) -> Figure:
     """Time, distance and agreement against the number of steps (top) and the samples (below).
 
     ``seconds``/``distance``/``samples`` map a sampler name to one entry per step count;
     ``agree`` is the fraction of DDIM samples landing on the same training image as with the
     most steps. Distances are drawn on a log axis; one below ``floor`` (an exact copy) is
-    drawn at ``floor``.
+    drawn at ``floor``. ``fig``: the figure or subfigure to lay the panels out in.
     """
+    ncols = check.count(ncols, "ncols")
     names = list(seconds)
     with plt.rc_context(BOOK_STYLE):
-        fig = plt.figure(figsize=(7.5, 3.2 + 0.8 * len(steps)))
+        fig = _figure_to_draw_in(fig, (7.5, 3.2 + 0.8 * len(steps)))
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.8 * len(steps)])
         ax_t, ax_d, ax_a = top.subplots(1, 3)
-        panels = bottom.subfigures(1, len(names))
+        panels = bottom.subfigures(1, len(names), squeeze=False)[0]
     for color, name in zip(SERIES_COLORS, names):
         ax_t.plot(steps, seconds[name], "o-", color=color, label=name)
         ax_d.plot(steps, [max(d, floor) for d in distance[name]], "o-", color=color, label=name)
@@ -236,13 +246,13 @@ def fewer_steps_figure(
     ax_a.set_title("DDIM changes image")
     for panel, name in zip(panels, names):
         axes = panel.subplots(len(steps), ncols, squeeze=False)
-        for r, s in enumerate(steps):
+        for r, num_steps in enumerate(steps):
             for c in range(ncols):
-                show_image(axes[r, c], samples[name][r][c])
+                show_image(samples[name][r][c], ax=axes[r, c])
             axes[r, 0].set_axis_on()
             axes[r, 0].set_xticks([])
             axes[r, 0].set_yticks([])
             axes[r, 0].grid(False)
-            axes[r, 0].set_ylabel(f"{s} steps", fontsize=9, rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(f"{num_steps} steps", fontsize=9, rotation=0, ha="right", va="center")
         panel.suptitle(f"{name}, same $x_T$ in every row", fontsize=10)
-    return fig
+    return fig.figure

@@ -1,7 +1,9 @@
 """Plots of the trained-network chapter, in the book's style (see :mod:`ddpm_sampling.plots`).
 
-Each helper takes ``ax``/``axes=None``, returns the figure and never shows it. Figures are at
-most 7.5 inches wide (the page's text column at 100 dpi) with text of at least 9 points.
+Each helper draws on the ``ax`` or ``axes`` it is given, or into the figure or subfigure ``fig``
+where it lays out panels of its own (a new figure when they are ``None``), returns the figure
+and never shows it. Figures are at most 7.5 inches wide (the page's text column at 100 dpi)
+with text of at least 9 points.
 """
 
 from __future__ import annotations
@@ -10,42 +12,42 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
-from .plots import BOOK_STYLE, show_image
+from . import _checks as check
+from .plots import BOOK_STYLE, _axes_grid, _figure_of, _figure_to_draw_in, _one_axes, show_image
 from .plots_generation import SERIES_COLORS
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    with plt.rc_context(BOOK_STYLE):
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def loss_curve(loss: Sequence[tuple[int, float]], ax: Axes | None = None) -> Figure:
     """The training loss (mean over each logging interval) against the step, log-scaled loss."""
-    ax = _axes(ax, (6.5, 3.2))
+    ax = _one_axes(ax, (6.5, 3.2))
     steps, values = zip(*loss)
     ax.plot(steps, values, color=SERIES_COLORS[0], lw=1.5)
     ax.set_yscale("log")
     ax.set_xlabel("training step (batch of 128 images)")
     ax.set_ylabel("noise-prediction MSE (log)")
     ax.set_title("Training loss")
-    return ax.figure
+    return _figure_of(ax)
 
 
-def image_bands(bands: dict[str, Tensor], ncols: int = 8, titles: dict[str, Sequence[str]] | None = None) -> Figure:
+def image_bands(
+    bands: dict[str, Tensor],
+    ncols: int = 8,
+    titles: dict[str, Sequence[str]] | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure:
     """Several sets of images (B, 1, H, W), each a labelled band of rows of ``ncols`` images.
 
     Images outside [-1, 1] are drawn saturated (black or white); the data is not changed.
+    ``fig``: the figure or subfigure to lay the bands out in.
     """
+    ncols = check.count(ncols, "ncols")
     titles = titles or {}
     rows = {name: -(-x.shape[0] // ncols) for name, x in bands.items()}
     with plt.rc_context(BOOK_STYLE):
-        fig = plt.figure(figsize=(0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
+        fig = _figure_to_draw_in(fig, (0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
         panels = fig.subfigures(len(bands), 1, height_ratios=[0.95 * r + 0.45 for r in rows.values()], squeeze=False)
     for panel, (name, x) in zip(panels[:, 0], bands.items()):
         axes = panel.subplots(rows[name], ncols, squeeze=False)
@@ -53,10 +55,10 @@ def image_bands(bands: dict[str, Tensor], ncols: int = 8, titles: dict[str, Sequ
             ax.set_axis_off()
         for i in range(x.shape[0]):
             names = titles.get(name)
-            show_image(axes.flat[i], x[i], names[i] if names else "")
+            show_image(x[i], names[i] if names else "", ax=axes.flat[i])
             axes.flat[i].title.set_fontsize(9)
         panel.suptitle(name, fontsize=11)
-    return fig
+    return fig.figure
 
 
 def error_per_t(
@@ -71,9 +73,8 @@ def error_per_t(
     """Left: the network's noise-prediction error against t, next to the assumed constant error.
     Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and the
     data's standard deviation (the error of predicting the mean image)."""
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
+    axes = grid[0]
     ax = axes[0]
     ax.plot(timesteps, eps_rms, "o-", ms=3, color=SERIES_COLORS[0], label="trained network")
     ax.axhline(assumed, ls="--", color=SERIES_COLORS[1], label=f"Exercise 3's model ({assumed})")
@@ -91,7 +92,7 @@ def error_per_t(
     ax.set_ylabel(r"RMS error of one-shot $\hat x_0$ (log)")
     ax.set_title("One-shot clean image")
     ax.legend(fontsize=9)
-    return axes[0].figure
+    return fig
 
 
 def quality_vs_steps(
@@ -105,9 +106,8 @@ def quality_vs_steps(
 
     ``references`` maps a name to its (Frechet distance, imbalance), drawn as horizontal lines.
     """
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.6))
+    axes = grid[0]
     for color, name in zip(SERIES_COLORS, steps):
         axes[0].plot(steps[name], frechet[name], "o-", color=color, label=name)
         axes[1].plot(steps[name], imbalance[name], "o-", color=color, label=name)
@@ -123,16 +123,15 @@ def quality_vs_steps(
         ax.set_xscale("log")
         ax.set_xlabel("number of steps")
     axes[0].legend(fontsize=9)
-    return axes[0].figure
+    return fig
 
 
 def survival_plot(
     start_t: Sequence[int], same_class: Sequence[float], rms: Sequence[float], axes: Sequence[Axes] | None = None
 ) -> Figure:
     """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
-    if axes is None:
-        with plt.rc_context(BOOK_STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+    fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
+    axes = grid[0]
     axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])
     axes[0].axhline(10, ls=":", color="#57606a", label="chance (10%)")
     axes[0].set_ylim(0, 105)
@@ -143,4 +142,4 @@ def survival_plot(
     axes[1].set_ylim(bottom=0)
     for ax in axes:
         ax.set_xlabel("start of the reverse chain, t")
-    return axes[0].figure
+    return fig

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import _checks as check
 from .classifier import Classifier
 from .unet import UNet, UNetConfig
 
@@ -28,15 +29,18 @@ class WeightsError(OSError):
     """A shipped network's weights or training record are missing or do not match."""
 
 
-def _check_name(name: str) -> None:
-    if name not in NETWORKS:
-        raise ValueError(f"network {name!r} is not one of {NETWORKS}")
+def _weights_dir(folder: object) -> Path:
+    """The folder of the weights: the package's ``weights/`` for ``None``, else ``folder`` read as a folder path."""
+    return WEIGHTS_DIR if folder is None else check.folder(folder, "folder")
 
 
 def training_record(name: str = "unet", folder: str | os.PathLike | None = None) -> dict:
-    """The training record of a shipped network (``"unet"`` or ``"classifier"``), as a dict."""
-    _check_name(name)
-    path = Path(folder or WEIGHTS_DIR) / f"{name}.json"
+    """The training record of a shipped network (``"unet"`` or ``"classifier"``), as a dict.
+
+    ``folder``: where ``<name>.json`` is, a str or os.PathLike; the package's ``weights/`` for ``None``.
+    """
+    name = check.choice(name, "name", NETWORKS)
+    path = _weights_dir(folder) / f"{name}.json"
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as err:
@@ -55,7 +59,7 @@ def _remedy(name: str) -> str:
 def _checked_state(name: str, folder: str | os.PathLike | None) -> tuple[dict, dict]:
     """The saved ``{"config", "state_dict"}`` of a network, after checking its hash against the record."""
     record = training_record(name, folder)
-    path = Path(folder or WEIGHTS_DIR) / f"{name}.pt"
+    path = _weights_dir(folder) / f"{name}.pt"
     if not path.is_file():
         raise WeightsError(f"the weights file {path} is missing; {_remedy(name)}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -14,6 +14,7 @@ An exception raised by the model itself passes through unchanged, with a note of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -22,7 +23,7 @@ from torch import Tensor
 from . import _checks as check
 from .models import Model
 from .schedule import Schedule
-from .steps import VARIANCES, Generators, Variance, _eps_of_clipped_x0, _predict_x0, _randn_like, _reverse_step
+from .steps import VARIANCES, Generators, Variance, _eps_of_clipped_x0, _predict_x0, _randn_like, _reverse_step_at
 
 #: What a non-finite sample says about its cause.
 DIVERGED = (
@@ -74,7 +75,8 @@ def reverse_chain(
     Args:
         model: ``model(x_t, t) -> eps``.
         schedule: the noise schedule the model was trained with.
-        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values; not modified.
+        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values. The chain runs
+            lazily, from a copy taken when it is made: a later in-place edit of ``x`` does not reach it.
         steps: :class:`ReverseStep` s, each with ``t`` an int in 1..T and ``t_next`` in 0..t - 1.
     """
     check.callable_model(model)
@@ -94,7 +96,7 @@ def reverse_chain(
                 raise TypeError(f"steps[{i}].update must be callable as update(x, eps) -> x")
             yield ReverseStep(t, t_next, step.update)
 
-    return _reverse_chain(model, schedule, x, read(steps), clip_x0)
+    return _reverse_chain(model, schedule, x.detach().clone(), read(steps), clip_x0)
 
 
 def _last(chain: Iterator[tuple[int, Tensor]]) -> Tensor:
@@ -127,9 +129,18 @@ def _starting_point(
 
 
 def _ddpm_steps(schedule: Schedule, start_t: int, generator: Generators, variance: Variance) -> Iterator[ReverseStep]:
-    """Algorithm 2's steps from ``start_t`` down to 1: each one :func:`~ddpm_sampling.reverse_step`."""
+    """Algorithm 2's steps from ``start_t`` down to 1: each one :func:`~ddpm_sampling.reverse_step`.
+
+    The three coefficients are read from the schedule once, as Python floats (the same values
+    :func:`~ddpm_sampling.reverse_step` reads), rather than indexed out of a tensor at every step.
+    """
+    scale, eps_coef = schedule.scale.tolist(), schedule.eps_coef.tolist()
+    sigma = (schedule.sigma if variance == "beta" else schedule.sigma_tilde).tolist()
     for t in range(start_t, 0, -1):
-        yield ReverseStep(t, t - 1, lambda x, eps, t=t: _reverse_step(x, t, eps, schedule, None, generator, variance))
+        update = partial(
+            _reverse_step_at, t=t, scale=scale[t], eps_coef=eps_coef[t], sigma=sigma[t], z=None, generator=generator
+        )
+        yield ReverseStep(t, t - 1, update)
 
 
 def ddpm_sample(

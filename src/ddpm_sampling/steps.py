@@ -38,8 +38,10 @@ def _randn_like(x: Tensor, generator: Generators) -> Tensor:
     ``generator[i]``.
     """
     if isinstance(generator, (list, tuple)):
-        return torch.stack([torch.randn(x.shape[1:], generator=g, dtype=x.dtype) for g in generator]).to(x.device)
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        z = torch.stack([torch.randn(x.shape[1:], generator=g, dtype=x.dtype) for g in generator])
+    else:
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return z if x.is_cpu else z.to(x.device)  # drawn on the CPU, so a seed means the same noise anywhere
 
 
 def _read_step_args(
@@ -131,6 +133,32 @@ def _eps_of_clipped_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Sche
     return eps + ratio * (x0_hat - x0_hat.clamp(-1.0, 1.0))
 
 
+def _reverse_step_at(
+    x_t: Tensor,
+    eps: Tensor,
+    t: int,
+    scale: float,
+    eps_coef: float,
+    sigma: float,
+    z: Tensor | None,
+    generator: Generators,
+) -> Tensor:
+    """The reverse step at one int ``t`` whose three coefficients are given as Python floats.
+
+    The sampling loop reads the schedule's coefficients once, as floats, and calls this at every step
+    as ``update(x, eps)`` (hence ``eps`` before ``t``).
+    """
+    # 1. the mean: remove the predicted noise, then undo the forward step's shrinkage (DDPM eq. 11)
+    mean = scale * (x_t - eps_coef * eps)
+    # 2. the last step commits: no noise at t = 1, whatever z is (Algorithm 2, line 3)
+    if t == 1:
+        return mean
+    # 3. add fresh noise with standard deviation sigma_t (sqrt(beta_t) or sqrt(beta_tilde_t))
+    if z is None:
+        z = _randn_like(x_t, generator)
+    return mean + sigma * z
+
+
 def _reverse_step(
     x_t: Tensor,
     t: int | Tensor,
@@ -140,17 +168,13 @@ def _reverse_step(
     generator: Generators,
     variance: Variance,
 ) -> Tensor:
-    # 1. the mean: remove the predicted noise, then undo the forward step's shrinkage (DDPM eq. 11)
-    mean = _coef(schedule.scale, t, x_t) * (x_t - _coef(schedule.eps_coef, t, x_t) * eps)
-    # 2. the last step commits: no noise at t = 1, whatever z is (Algorithm 2, line 3)
-    if isinstance(t, int):
-        if t == 1:
-            return mean
-        keep = 1.0
-    else:
-        keep = (t > 1).to(mean).view(-1, *([1] * (x_t.dim() - 1)))
-    # 3. add fresh noise with standard deviation sigma_t (sqrt(beta_t) or sqrt(beta_tilde_t))
     sigma = schedule.sigma if variance == "beta" else schedule.sigma_tilde
+    if isinstance(t, int):
+        scale, eps_coef = float(schedule.scale[t]), float(schedule.eps_coef[t])
+        return _reverse_step_at(x_t, eps, t, scale, eps_coef, float(sigma[t]), z, generator)
+    # one timestep per image: the same three steps, each coefficient a (B, 1, 1, 1) column
+    mean = _coef(schedule.scale, t, x_t) * (x_t - _coef(schedule.eps_coef, t, x_t) * eps)
+    keep = (t > 1).to(mean).view(-1, *([1] * (x_t.dim() - 1)))  # no noise for an image at t = 1
     if z is None:
         z = _randn_like(x_t, generator)
     return mean + keep * _coef(sigma, t, mean) * z

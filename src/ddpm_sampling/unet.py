@@ -33,6 +33,27 @@ class UNetConfig:
     groups: int = 8  # GroupNorm groups; divides every entry of ``channels``
     max_period: float = 10_000.0  # longest wavelength of the sinusoidal code
 
+    def __post_init__(self) -> None:
+        """Read every field as the network needs it: a ``TypeError`` or ``ValueError`` names the field."""
+        setattr_ = object.__setattr__  # the dataclass is frozen
+        setattr_(self, "image_channels", check.count(self.image_channels, "image_channels"))
+        if isinstance(self.channels, (str, bytes)) or not isinstance(self.channels, (tuple, list)):
+            raise TypeError(f"channels must be a tuple of 3 ints, got {check.describe(self.channels)}")
+        if len(self.channels) != 3:
+            raise ValueError(f"channels = {tuple(self.channels)} must hold 3 ints, the features at 3 resolutions")
+        setattr_(self, "channels", tuple(check.count(c, f"channels[{i}]") for i, c in enumerate(self.channels)))
+        time_dim = check.count(self.time_dim, "time_dim", 2)
+        if time_dim % 2:
+            raise ValueError(f"time_dim = {time_dim} must be even: the timestep code is half sines, half cosines")
+        setattr_(self, "time_dim", time_dim)
+        groups = check.count(self.groups, "groups")
+        if any(c % groups for c in self.channels):
+            raise ValueError(f"groups = {groups} must divide every entry of channels = {self.channels} (GroupNorm)")
+        setattr_(self, "groups", groups)
+        setattr_(
+            self, "max_period", check.positive(self.max_period, "max_period", ": a wavelength of the timestep code")
+        )
+
     def to_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
 
@@ -81,7 +102,9 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
-        self.config = cfg = config or UNetConfig()
+        if config is not None and not isinstance(config, UNetConfig):
+            raise TypeError(f"config must be a UNetConfig or None, got {check.describe(config)}")
+        self.config = cfg = UNetConfig() if config is None else config
         c1, c2, c3 = cfg.channels
         d, g = cfg.time_dim, cfg.groups
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))

@@ -5,8 +5,10 @@ skeleton cells are not run, and two executions print the same numbers."""
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -15,6 +17,9 @@ import pytest
 import yaml
 from conftest import ROOT, build_failure
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import reader_notebooks as rn  # noqa: E402
 
 pytestmark = pytest.mark.book
 
@@ -41,7 +46,7 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
         "title": "tiny",
         "only_build_toc_files": True,
         "execute": real["execute"],
-        "sphinx": {"extra_extensions": ["ddpm_sampling.sphinx_reports"]},
+        "sphinx": {"local_extensions": {"notebook_downloads": str(ROOT / "book" / "_ext")}},
     }
     (root / "book").mkdir(parents=True)
     (root / "_config.yml").write_text(yaml.safe_dump(config))
@@ -76,6 +81,30 @@ def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path)
     report = tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log"
     assert report.is_file(), "the execution report is not on disk\n" + build_failure(proc)
     assert "planted" in report.read_text()
+
+
+def test_a_raising_cell_fails_a_build_without_strict_flags_too(tmp_path):
+    """``jupyter-book build`` as anyone types it, without ``-W``: the build still fails."""
+    src = tiny_book(
+        tmp_path / "src",
+        {
+            "start": "# Start\n",
+            "bad_chapter": "# Bad\n\n```{code-cell} ipython3\nraise ZeroDivisionError('planted')\n```\n",
+        },
+    )
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run(
+        [str(jupyter_book), "build", str(src), "--path-output", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=src,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, build_failure(proc)
+    assert "a cell raised, in: book/bad_chapter" in output, build_failure(proc)
+    assert (tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log").is_file()
 
 
 def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):
@@ -131,8 +160,10 @@ def test_the_trajectory_animation_plays_without_a_kernel(book_html):
     assert "<script" in page and "anim" in page
 
 
-def executed(book_html: Path, name: str) -> nbformat.NotebookNode:
-    return nbformat.read(book_html.parent / "jupyter_execute" / "book" / f"{name}.ipynb", as_version=4)
+def executed(html: Path, name: str) -> nbformat.NotebookNode:
+    """A chapter as the build executed it, with the outputs that myst-nb leaves in jupyter-cache."""
+    nb = nbformat.read(html.parent / "jupyter_execute" / "book" / f"{name}.ipynb", as_version=4)
+    return rn.with_cached_outputs(nb, html.parent / ".jupyter_cache")
 
 
 @pytest.mark.parametrize("name", CHAPTERS[1:])
@@ -176,7 +207,7 @@ def glued_text(outputs: dict[str, dict], leave_out: set[str]) -> dict[str, str]:
     }
 
 
-def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[str], int]:
+def chapters_that_differ(source: Path, html: Path) -> tuple[list[str], int]:
     """Run every chapter of the book in ``source`` again in a fresh kernel and compare what it
     printed and glued with the build in ``html``, leaving out cells tagged ``timing`` (they
     measure this machine's speed). Return the chapters that differ and how many were compared."""
@@ -187,11 +218,13 @@ def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[
         if not (executed_dir / f"{name}.ipynb").is_file():
             continue  # not a notebook
         nb = jupytext.read(path)
-        shutil.copy(path, scratch / path.name)
+        # in the chapter's folder, as the build runs it (the chapters import book/_ext's glue helpers);
         # nbclient skips cells tagged skip-execution (the skeletons), as myst-nb does
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}).execute()
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
         texts, timing_glue = printed_text(nb)
-        first = nbformat.read(executed_dir / f"{name}.ipynb", as_version=4)
+        first = executed(html, name)
         fresh_glue = {
             o["metadata"]["scrapbook"]["name"]: o for c in nb.cells for o in c.get("outputs", []) if is_glue(o)
         }
@@ -205,8 +238,8 @@ def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[
     return differ, compared
 
 
-def test_a_second_execution_prints_the_same_numbers(book_html, tmp_path):
-    differ, compared = chapters_that_differ(ROOT, book_html, tmp_path)
+def test_a_second_execution_prints_the_same_numbers(book_html):
+    differ, compared = chapters_that_differ(ROOT, book_html)
     assert not differ, f"these chapters printed or glued other values when run again: {differ}"
     assert compared >= 8, f"only {compared} chapters were compared"
 
@@ -226,6 +259,5 @@ def test_the_comparison_catches_an_unseeded_chapter(build_book, tmp_path):
     )
     proc = build_book(src, tmp_path / "out")
     assert proc.returncode == 0, build_failure(proc)
-    (tmp_path / "scratch").mkdir()
-    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html", tmp_path / "scratch")
+    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html")
     assert (sorted(differ), compared) == (["glued", "printed"], 5)

@@ -32,6 +32,8 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import notebook_downloads as nd  # noqa: E402
+import plain_code as pc  # noqa: E402
+import plain_markdown as pm  # noqa: E402
 import reader_notebooks as rn  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -62,6 +64,7 @@ FILES = {
         chapters:
           - file: one
           - file: part/two
+          - file: summary
         """,
     "intro.md": "# Tiny\n\nNo code here.\n",
     "one.md": """
@@ -147,6 +150,11 @@ FILES = {
         Six times seven is {glue:text}`answer`.
         ```
         """,
+    "summary.md": """
+        # Summary
+
+        Chapter one found {glue:text}`one.md::answer:.1f`; see {doc}`one`.
+        """,
 }
 CHAPTERS = {"one": True, "part/two": False}  # docname -> has worked solutions
 
@@ -168,7 +176,7 @@ def tiny_book(tmp_path_factory) -> Path:
     for name, text in FILES.items():
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = MYST_NOTEBOOK_HEADER if name.removesuffix(".md") in CHAPTERS else ""
+        header = MYST_NOTEBOOK_HEADER if name.removesuffix(".md") in [*CHAPTERS, "summary"] else ""
         path.write_text(header + textwrap.dedent(text))
     shutil.copytree(ROOT / "book" / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     git(src, "init", "-q")
@@ -217,7 +225,7 @@ def images(cell: nbformat.NotebookNode) -> list[dict]:
 def assert_no_myst(nb: nbformat.NotebookNode, where: str) -> None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            assert not rn.myst_only(cell.source), f"{where}, cell {cell.id}: {rn.myst_only(cell.source)}"
+            assert not pm.myst_only(cell.source), f"{where}, cell {cell.id}: {pm.myst_only(cell.source)}"
 
 
 # ---------------------------------------------------------------------------- the tiny book
@@ -233,6 +241,13 @@ def test_each_chapter_with_code_gets_its_notebooks_and_no_other_page_does(tiny_b
         read(student)
     assert not (tiny_book / "_sources" / "intro.ipynb").exists()
     assert not BeautifulSoup((tiny_book / "intro.html").read_text(), "html.parser").select(".nb-downloads")
+
+
+def test_a_page_that_is_a_notebook_without_code_offers_its_prose_with_the_values_of_other_chapters(tiny_book):
+    nb = read(tiny_book / "_sources" / "summary.ipynb")
+    assert [c.cell_type for c in nb.cells] == ["markdown"]  # no install cell: nothing to run
+    assert nb.cells[0].source == f"# Summary\n\nChapter one found 42.0; see [Chapter one]({SITE}one.html)."
+    assert not BeautifulSoup((tiny_book / "summary.html").read_text(), "html.parser").select(".nb-downloads")
 
 
 def test_the_executed_notebook_shows_what_the_page_shows(tiny_book):
@@ -390,7 +405,7 @@ def test_each_chapter_offers_notebooks_without_myst_and_with_every_figure(book_h
     executed_path, student_path = (book_html / rel for rel in nd.notebook_paths(docname))
     executed = read(executed_path)
     assert_no_myst(executed, executed_path.name)
-    figures = rn.block_glue_names(chapter)
+    figures = pm.block_glue_names(chapter)
     shown = {c.id: c for c in executed.cells if c.id.startswith("figure-")}
     assert sorted(shown) == sorted(f"figure-{name}" for name in figures)
     for cell in shown.values():
@@ -398,6 +413,15 @@ def test_each_chapter_offers_notebooks_without_myst_and_with_every_figure(book_h
     assert student_path.is_file() == rn.is_exercise(chapter)
     if rn.is_exercise(chapter):
         assert_no_myst(read(student_path), student_path.name)
+
+
+@pytest.mark.book
+def test_every_notebook_the_site_offers_is_plain_jupyter(book_html):
+    """The box's links and the theme's download button, on every page that is a notebook."""
+    offered = sorted((book_html / "_sources").rglob("*.ipynb"))
+    assert len(offered) >= len(real_chapters())
+    for path in offered:
+        assert_no_myst(read(path), str(path.relative_to(book_html)))
 
 
 @pytest.mark.book
@@ -409,7 +433,7 @@ def test_each_student_notebook_runs_in_a_plain_kernel_with_the_solutions(book_ht
     student = read(book_html / nd.notebook_paths(docname)[1])
     executed = run_plain(with_solutions(student, solutions), tmp_path)  # raises on any cell error
     figures = [c for c in executed.cells if c.id.startswith("figure-")]
-    assert len(figures) == len(rn.block_glue_names(chapter))
+    assert len(figures) == len(pm.block_glue_names(chapter))
     for cell in figures:
         assert images(cell), f"{docname}: {cell.id} draws no image"
 
@@ -433,7 +457,7 @@ def test_each_other_chapter_runs_in_a_plain_kernel(book_html, docname, tmp_path)
 def convert(text: str, values: dict | None = None, docname: str = "book/ch") -> str:
     values = values or {}
     site = rn.Site.make(ROOT, "https://github.com/o/r", "main")
-    return rn.Markdown(site, docname, lambda name, spec: format(values[name], spec)).convert(text)
+    return pm.Markdown(site, docname, lambda name, spec: format(values[name], spec)).convert(text)
 
 
 def test_glue_roles_become_their_values_formatted_as_on_the_page():
@@ -481,8 +505,8 @@ def test_code_blocks_targets_and_comments():
     ],
 )
 def test_the_scan_finds_myst_only_syntax(text, found):
-    assert rn.myst_only(text) and rn.myst_only(text)[0].startswith(found)
-    assert not rn.myst_only("Plain: $x_{500}$, `code`, [link](u), > quote, **bold**, {a, b}.")
+    assert pm.myst_only(text) and pm.myst_only(text)[0].startswith(found)
+    assert not pm.myst_only("Plain: $x_{500}$, `code`, [link](u), > quote, **bold**, {a, b}.")
 
 
 # ---------------------------------------------------------------------------- code, cell by cell
@@ -490,31 +514,31 @@ def test_the_scan_finds_myst_only_syntax(text, found):
 
 def test_glue_calls_go_and_what_only_they_read_goes_with_them():
     source = "# for the text\nmean = a * 2\nkept = a + 1\nglue('m', mean, display=False)\nglue('k', kept)"
-    assert rn.plain_code(source, {"kept"}, set()).source == "kept = a + 1"
-    assert rn.plain_code(source, set(), set()).source is None  # all plumbing: the cell is dropped
+    assert pc.plain_code(source, {"kept"}, set()).source == "kept = a + 1"
+    assert pc.plain_code(source, set(), set()).source is None  # all plumbing: the cell is dropped
 
 
 def test_an_expression_is_never_dropped_and_a_cell_without_glue_is_left_alone():
-    assert rn.plain_code("x = 1\nglue('x', x, display=False)\nshow(x)", set(), set()).source == "x = 1\nshow(x)"
-    assert rn.plain_code("unused = 1", set(), set()).source == "unused = 1"
+    assert pc.plain_code("x = 1\nglue('x', x, display=False)\nshow(x)", set(), set()).source == "x = 1\nshow(x)"
+    assert pc.plain_code("unused = 1", set(), set()).source == "unused = 1"
 
 
 def test_loops_that_only_glue_go():
     source = "for t in (1, 2):\n    label = names[t]\n    glue(f'c_{t}', label, display=False)\nz = 3"
-    assert rn.plain_code(source, {"z"}, set()).source == "z = 3"
-    assert rn.plain_code(source, {"z", "label"}, set()).source == "for t in (1, 2):\n    label = names[t]\nz = 3"
+    assert pc.plain_code(source, {"z"}, set()).source == "z = 3"
+    assert pc.plain_code(source, {"z", "label"}, set()).source == "for t in (1, 2):\n    label = names[t]\nz = 3"
     source = "if ok:\n    glue('a', 1, display=False)\nelse:\n    print('no')"
-    assert rn.plain_code(source, set(), set()).source == "if ok:\n    pass\nelse:\n    print('no')"
+    assert pc.plain_code(source, set(), set()).source == "if ok:\n    pass\nelse:\n    print('no')"
 
 
 def test_figures_are_shown_where_their_cell_runs():
-    figure = rn.plain_code("fig = plot(x)\nfig.suptitle('t')\nglue_figure('fig_x', fig)", set(), {"fig_x"})
+    figure = pc.plain_code("fig = plot(x)\nfig.suptitle('t')\nglue_figure('fig_x', fig)", set(), {"fig_x"})
     assert (figure.source, figure.figures, figure.shows_pyplot) == (
         "fig = plot(x)\nfig.suptitle('t')\nplt.show()",
         ["fig_x"],
         True,
     )
-    html = rn.plain_code("anim = HTML(a)\nglue('anim', anim, display=False)", set(), {"anim"})
+    html = pc.plain_code("anim = HTML(a)\nglue('anim', anim, display=False)", set(), {"anim"})
     assert (html.source, html.figures) == ("anim = HTML(a)\ndisplay(anim)", ["anim"])
 
 
@@ -528,7 +552,7 @@ def test_glue_imports_go_and_pyplot_comes_in_their_place_when_a_figure_needs_it(
         v4.new_code_cell("fig = plot(schedule)\nglue_figure('fig_s', fig)"),
     ]
     site = rn.Site.make(ROOT, "", "main")
-    plain = rn._plain_cells(cells, rn.Markdown(site, "ch", lambda n, s: ""), {"fig_s"})
+    plain = rn._plain_cells(cells, pm.Markdown(site, "ch", lambda n, s: ""), {"fig_s"})
     assert plain[0][0].source == (
         "import math\n\nimport matplotlib.pyplot as plt\nimport torch\n"
         "from ddpm_sampling.chapter_helpers import Word\n\nschedule = 1"
@@ -538,7 +562,7 @@ def test_glue_imports_go_and_pyplot_comes_in_their_place_when_a_figure_needs_it(
 
 def test_a_glue_call_that_shares_its_line_is_refused():
     with pytest.raises(ValueError, match="give each glue statement a line of its own"):
-        rn.plain_code("x = 1; glue('x', x)", set(), set())
+        pc.plain_code("x = 1; glue('x', x)", set(), set())
 
 
 def test_a_self_check_of_the_package_is_imported_from_it():

@@ -1,14 +1,13 @@
 """Sphinx extension: every chapter with code offers its notebooks, made for readers, from its page.
 
-For each chapter that is a notebook with code cells the HTML build writes, with
-``reader_notebooks.py``:
+For each page that is a notebook the HTML build writes, with ``reader_notebooks.py``:
 
 ``_sources/<docname>.ipynb``
     the executed notebook: the page's code with its outputs and figures, its prose in plain
-    Markdown with every glued number in place. sphinx-book-theme's download button
-    (".ipynb") offers a file of this name: the theme copies myst-nb's executed notebook
-    there while it writes the page, and this extension writes the reader's notebook over
-    it when the build ends.
+    Markdown with every glued number in place (also those glued by another chapter).
+    sphinx-book-theme's download button (".ipynb") offers a file of this name: the theme
+    copies myst-nb's executed notebook there while it writes the page, and this extension
+    writes the reader's notebook over it when the build ends.
 ``_sources/<docname>-student.ipynb`` (chapters with worked solutions)
     the student notebook: a TODO skeleton in place of each solution, no outputs.
 
@@ -16,7 +15,7 @@ Both install the package, where it is missing, pinned to the version of the repo
 that is built (its tag if HEAD has one, else the commit; ``repository.branch`` outside a
 git checkout): a notebook downloaded today keeps working when the branch moves on.
 
-Under its title each such page gets a box (``div.nb-downloads``) with relative links to
+Under its title each chapter with code gets a box (``div.nb-downloads``) with relative links to
 both and a link that opens the chapter's notebook in Colab. Colab opens notebooks only from
 a repository, so it opens the copy committed under ``notebooks/`` at the release tag
 ``v<version>`` of ``pyproject.toml`` (``make notebooks`` writes them; see
@@ -29,11 +28,11 @@ and warns, and this extension then stops the build with the list of failed chapt
 
 from __future__ import annotations
 
-import json
 import posixpath
 from pathlib import Path
 from typing import Any
 
+import jupytext
 import nbformat
 import reader_notebooks as rn
 from docutils import nodes
@@ -149,31 +148,32 @@ def fail_on_execution_errors(app: Sphinx, exception: BaseException | None) -> No
 
 
 def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
-    """Write the executed and the student notebook of every chapter with code into the HTML output."""
+    """Write the executed notebook of every page that is a notebook, and the student notebook
+    of every chapter with worked solutions, into the HTML output."""
     if exception is not None or not _is_html(app):
         return
     out = Path(app.outdir)
     executed_dir = out.parent / "jupyter_execute"
+    glued = rn.glue_loader(executed_dir)
     book = site(app)
     requirement = package(app, book)
     config = app.env.mystnb_config
     cache = Path(config.execution_cache_path) if config.execution_mode == "cache" else None
     for docname in sorted(app.env.found_docs):
         chapter = _chapter(app, docname)
-        if chapter is None:
-            continue
         executed_path = executed_dir.joinpath(*f"{docname}.ipynb".split("/"))
-        glue_path = executed_dir.joinpath(*f"{docname}.glue.json".split("/"))
         if not executed_path.is_file():
-            raise ExtensionError(f"notebook downloads: {docname} has no executed notebook at {executed_path}")
+            if chapter is not None:
+                raise ExtensionError(f"notebook downloads: {docname} has no executed notebook at {executed_path}")
+            continue  # not a notebook
+        source = chapter if chapter is not None else jupytext.read(app.env.doc2path(docname))
         executed = rn.with_cached_outputs(nbformat.read(executed_path, as_version=4), cache)
-        glue_data = json.loads(glue_path.read_text()) if glue_path.is_file() else {}
         try:
-            notebooks = [rn.executed_notebook(chapter, executed, glue_data, docname, book, requirement)]
-            if rn.is_exercise(chapter):
-                values = rn.glue_text(glue_data, docname)
+            notebooks = [rn.executed_notebook(source, executed, docname, book, requirement, glued, logger.warning)]
+            if chapter is not None and rn.is_exercise(chapter):
+                values = rn.glue_text(glued, docname, logger.warning)
                 notebooks.append(rn.student_notebook(chapter, docname, book, values, requirement))
-        except (KeyError, ValueError, SyntaxError) as err:
+        except (ValueError, SyntaxError) as err:
             raise ExtensionError(f"notebook downloads: {docname}: {err}") from err
         for rel, nb in zip(notebook_paths(docname), notebooks):
             path = out.joinpath(*rel.split("/"))

@@ -3,18 +3,10 @@
 A chapter is a MyST markdown notebook whose cells glue values and figures into its page
 (``glue_helpers.py``) and whose prose pastes them with ``{glue:text}`` roles and
 ``{glue:figure}`` directives. Outside the book none of that means anything, so every
-notebook made for readers is rewritten from the chapter:
-
-- **Markdown.** Glue roles become the glued value, formatted as on the page; a
-  ``{glue:figure}`` becomes its caption (the figure is the output of the cell above);
-  admonitions and other directives become blockquotes with a bold title; ``{doc}`` becomes
-  a link to the published site; other roles become their text; labels and comments go.
-- **Code.** The imports of ``glue`` and ``glue_figure`` go; ``glue_figure(name, fig)``
-  becomes ``plt.show()`` and gluing a value that a directive shows becomes ``display(value)``;
-  every other ``glue(...)`` goes, and so does what a cell computed only for it (an
-  assignment that no later cell reads). A cell left empty is dropped: in a chapter, the
-  cells tagged ``remove-cell`` that glue numbers into the prose. A figure cell gets the id
-  ``figure-<name>``.
+notebook made for readers is rewritten from the chapter: its Markdown by
+``plain_markdown.py`` (every glued value in place, directives as blockquotes, links to the
+published site) and its code by ``plain_code.py`` (no glue plumbing; each figure shown by its
+cell, which gets the id ``figure-<name>``).
 
 From that, two notebooks:
 
@@ -57,51 +49,15 @@ from pathlib import Path
 import jupytext
 import nbformat
 import yaml
+from execute_chapters import toc_chapters
+from plain_code import plain_code
+from plain_markdown import GlueData, Markdown, TextOf, block_glue_names, glue_text
 
 #: Where the notebooks for Colab are committed, relative to the repository's root.
 COMMITTED_FOLDER = "notebooks"
 STUDENT_SUFFIX = "-student"
 INSTALL_TAG = "install"
-#: The modules a chapter imports ``glue`` and ``glue_figure`` from.
-GLUE_MODULES = {"myst_nb", "glue_helpers", "_ext.glue_helpers"}
-GLUE_NAMES = {"glue", "glue_figure"}
-#: Glue directives that show a whole output (the figure cell shows it in a notebook).
-BLOCK_GLUE = {"glue", "glue:", "glue:any", "glue:figure", "glue:md", "glue:math"}
-INLINE_GLUE = {"glue", "glue:", "glue:any", "glue:text", "glue:md"}
-ADMONITIONS = {
-    "note": "Note",
-    "tip": "Tip",
-    "hint": "Hint",
-    "important": "Important",
-    "warning": "Warning",
-    "caution": "Caution",
-    "attention": "Attention",
-    "danger": "Danger",
-    "error": "Error",
-    "seealso": "See also",
-    "todo": "To do",
-}
-#: Directives whose content only the site can show.
-SITE_ONLY = {"eval-rst", "nb-exec-table", "toctree", "tableofcontents", "bibliography", "raw", "include"}
 CHECK_IMPORT = re.compile(r"^\s*(check_\w+)\s*\(")
-FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
-DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.+-]+)\}\s*(?P<arg>.*)$")
-OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
-ROLE = re.compile(r"\{(?P<name>[a-zA-Z][\w:.+-]*)\}`(?P<content>[^`]+)`")
-TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")
-COMMENT = re.compile(r"^\s*%")
-LABELLED_MATH_END = re.compile(r"^(?P<math>\s*\$\$)\s*\([\w.:-]+\)\s*$")
-EXPLICIT_TITLE = re.compile(r"^(?P<title>.+?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
-#: Text that only MyST understands: roles, directive fences, targets, comments, block breaks.
-MYST_ONLY = [
-    ("a role", re.compile(r"\{[a-zA-Z][\w:.+-]*\}`")),
-    ("a directive", re.compile(r"^\s*(`{3,}|~{3,}|:{3,})\s*\{", re.MULTILINE)),
-    ("a target", re.compile(r"^\s*\([\w.:-]+\)=\s*$", re.MULTILINE)),
-    ("a comment", re.compile(r"^%", re.MULTILINE)),
-    ("a block break", re.compile(r"^\+\+\+", re.MULTILINE)),
-    ("a directive option", re.compile(r"^:[\w-]+:\s", re.MULTILINE)),
-    ("a substitution", re.compile(r"\{\{[^}]*\}\}")),
-]
 
 
 def tags(cell: Mapping) -> list[str]:
@@ -125,14 +81,6 @@ def read_chapter(path: Path) -> nbformat.NotebookNode | None:
         return None
     nb = jupytext.read(path)
     return nb if has_code(nb) else None
-
-
-def myst_only(text: str) -> list[str]:
-    """What in ``text`` only MyST understands, as short descriptions with the offending text."""
-    found = []
-    for what, pattern in MYST_ONLY:
-        found += [f"{what}: {m.group(0).strip()!r}" for m in pattern.finditer(text)]
-    return found
 
 
 # ---------------------------------------------------------------------------- the site
@@ -240,341 +188,7 @@ def requirement(site: Site, ref: str) -> str:
 # ---------------------------------------------------------------------------- Markdown
 
 
-#: Formats the glued value ``name`` with a format spec, as a ``{glue:text}`` role shows it.
-TextOf = Callable[[str, str], str]
-
-
-def glue_text(glue_data: Mapping[str, Mapping], docname: str) -> TextOf:
-    """A :data:`TextOf` for values glued by one execution of the chapter ``docname`` (myst-nb's ``.glue.json``)."""
-    from myst_nb.core.variables import format_plain_text
-
-    def text_of(name: str, spec: str) -> str:
-        if name not in glue_data:
-            raise KeyError(f"{docname}: no value glued as {name!r}; build the book first (`make book`)")
-        data = glue_data[name].get("data", {})
-        if spec == "md":
-            return data.get("text/markdown", data.get("text/plain", ""))
-        return format_plain_text(data.get("text/plain", ""), spec)
-
-    return text_of
-
-
-@dataclass
-class Markdown:
-    """Turns one chapter's MyST markdown into plain Markdown."""
-
-    site: Site
-    docname: str
-    text_of: TextOf
-
-    def convert(self, text: str) -> str:
-        return "\n".join(self._lines(text.split("\n"))).strip("\n")
-
-    def _lines(self, lines: list[str]) -> list[str]:
-        out: list[str] = []
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            fence = FENCE.match(line)
-            if fence:
-                close = _closing_fence(lines, i + 1, fence["fence"])
-                body = lines[i + 1 : close]
-                directive = DIRECTIVE.match(fence["info"].strip())
-                if directive:
-                    out += self._directive(directive["name"], directive["arg"].strip(), body)
-                else:  # a code block: as it is
-                    out += [line, *body] + ([lines[close]] if close < len(lines) else [])
-                i = close + 1
-                continue
-            if not (TARGET.match(line) or COMMENT.match(line)):
-                labelled = LABELLED_MATH_END.match(line)
-                out.append(labelled["math"] if labelled else self._roles(line))
-            i += 1
-        return out
-
-    def _directive(self, name: str, arg: str, body: list[str]) -> list[str]:
-        options, content = _options(body)
-        if name in SITE_ONLY:
-            return []
-        if name == "admonition" or name in ADMONITIONS:
-            return _blockquote(self._roles(arg) if name == "admonition" else ADMONITIONS[name], self._lines(content))
-        if name in BLOCK_GLUE:
-            if name == "glue:md":
-                return [self.text_of(arg, "md")]
-            if name == "glue:math":
-                return ["$$", self.text_of(arg, ""), "$$"]
-            caption = self._lines(content)
-            while caption and not caption[0].strip():
-                caption = caption[1:]
-            return [f"**Figure.** {caption[0]}", *caption[1:]] if caption else []
-        if name == "math":
-            return ["$$", *content, "$$"]
-        if name in ("code-block", "code", "sourcecode"):
-            return [f"```{arg}", *content, "```"]
-        title = name.replace("-", " ").capitalize() + (f": {self._roles(arg)}" if arg else "")
-        return _blockquote(title, self._lines(content))
-
-    def _roles(self, text: str) -> str:
-        return ROLE.sub(lambda m: self._role(m["name"], m["content"]), text)
-
-    def _role(self, name: str, content: str) -> str:
-        explicit = EXPLICIT_TITLE.match(content)
-        title, target = (explicit["title"], explicit["target"]) if explicit else (None, content)
-        if name in INLINE_GLUE:
-            key, spec = content.rsplit(":", 1) if name == "glue:text" and ":" in content else (content, "")
-            return self.text_of(key, "md" if name == "glue:md" else spec)
-        if name == "doc":
-            docname = _resolve(self.docname, target)
-            url = self.site.page(docname)
-            text = title or self.site.title(docname)
-            return f"[{text}]({url})" if url else text
-        if name == "math":
-            return f"${content}$"
-        if name == "eq":
-            return f"({content})"
-        if name.startswith("cite"):
-            keys = "; ".join(k.strip() for k in content.split(","))
-            url = self.site.page(self.docname)
-            return f"[{keys}]({url})" if url else f"({keys})"
-        if name in ("sub", "sup"):
-            return f"<{name}>{content}</{name}>"
-        return title or target
-
-
-def _closing_fence(lines: list[str], start: int, fence: str) -> int:
-    closing = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-    return next((k for k in range(start, len(lines)) if closing.match(lines[k])), len(lines))
-
-
-def _options(body: list[str]) -> tuple[dict[str, str], list[str]]:
-    """A directive's options (``:key: value`` lines or a ``---`` YAML block) and its content."""
-    options: dict[str, str] = {}
-    i = 0
-    if body and body[0].strip() == "---":
-        end = next((k for k in range(1, len(body)) if body[k].strip() == "---"), None)
-        if end is not None:
-            options = yaml.safe_load("\n".join(body[1:end])) or {}
-            i = end + 1
-    while i < len(body) and (match := OPTION.match(body[i])):
-        options[match["key"]] = match["value"]
-        i += 1
-    return options, body[i:]
-
-
-def _blockquote(title: str, content: list[str]) -> list[str]:
-    while content and not content[0].strip():
-        content = content[1:]
-    while content and not content[-1].strip():
-        content = content[:-1]
-    return [f"> **{title}**"] + [">"] * bool(content) + [f"> {line}".rstrip() for line in content]
-
-
-def _resolve(docname: str, target: str) -> str:
-    target = target.removesuffix(".md").removesuffix(".ipynb")
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(posixpath.dirname(docname), target))
-
-
 # ---------------------------------------------------------------------------- code
-
-
-@dataclass
-class PlainCode:
-    """A code cell made plain: its new source (``None`` when dropped), the glued names it shows, the names it reads."""
-
-    source: str | None
-    figures: list[str]
-    reads: set[str]
-    shows_pyplot: bool = False  # it calls plt.show()
-    glue_import_at: int | None = None  # the line (0-based) of the glue import it had
-
-
-def _names_read(node: ast.AST | Iterable[ast.AST]) -> set[str]:
-    nodes = [node] if isinstance(node, ast.AST) else list(node)
-    return {n.id for top in nodes for n in ast.walk(top) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-def _bound(stmt: ast.stmt) -> set[str]:
-    """The names a statement binds."""
-    targets: list[ast.AST] = []
-    if isinstance(stmt, ast.Assign):
-        targets = list(stmt.targets)
-    elif isinstance(stmt, ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor):
-        targets = [stmt.target]
-    elif isinstance(stmt, ast.With | ast.AsyncWith):
-        targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
-    elif isinstance(stmt, ast.Import | ast.ImportFrom):
-        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
-    names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    for body in _bodies(stmt):
-        for inner in body:
-            names |= _bound(inner)
-    return names
-
-
-def _bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    bodies = [getattr(stmt, key) for key in ("body", "orelse", "finalbody") if getattr(stmt, key, None)]
-    if isinstance(stmt, ast.Try):
-        bodies += [handler.body for handler in stmt.handlers]
-    return bodies
-
-
-def _call_to(stmt: ast.stmt, name: str) -> ast.Call | None:
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        func = stmt.value.func
-        if isinstance(func, ast.Name) and func.id == name:
-            return stmt.value
-    return None
-
-
-def _glue_name(call: ast.Call) -> str | None:
-    first = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "name"), None)
-    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
-
-
-def _glued_value(call: ast.Call) -> ast.expr:
-    if len(call.args) > 1:
-        return call.args[1]
-    return next(k.value for k in call.keywords if k.arg in ("variable", "value", "fig"))
-
-
-def _imports_glue(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.ImportFrom) and (
-        stmt.module in GLUE_MODULES or any(alias.name in GLUE_NAMES for alias in stmt.names)
-    )
-
-
-class _CodeEdit:
-    """Line edits on one cell's source, found from its syntax tree."""
-
-    def __init__(self, source: str, block_names: set[str]):
-        self.source = source
-        self.lines = source.split("\n")
-        self.block_names = block_names
-        self.tree = ast.parse(source)
-        self.replace: dict[int, tuple[int, list[str]]] = {}  # first line (0-based) -> (last line, new lines)
-        self.first_line: dict[int, int] = {}  # id of a removed statement -> the first line it takes along
-        self.plain = PlainCode(None, [], set())
-        self.glue_calls_removed = False
-
-    def _own_lines(self, stmt: ast.stmt) -> str:
-        """The indentation of a statement that has its lines to itself."""
-        first, last = self.lines[stmt.lineno - 1], self.lines[stmt.end_lineno - 1]
-        rest = last[stmt.end_col_offset :].strip()
-        if first[: stmt.col_offset].strip() or (rest and not rest.startswith("#")):
-            raise ValueError(f"line {stmt.lineno}: give each glue statement a line of its own:\n{self.source}")
-        return first[: stmt.col_offset]
-
-    def _remove(self, stmt: ast.stmt) -> None:
-        indent = self._own_lines(stmt)
-        first = stmt.lineno - 1
-        while first > 0 and self.lines[first - 1].startswith(indent + "#"):  # its comment goes with it
-            first -= 1
-        self.replace[first] = (stmt.end_lineno - 1, [])
-        self.first_line[id(stmt)] = first
-
-    def _substitute(self, stmt: ast.stmt, text: str) -> None:
-        first = self.first_line.pop(id(stmt), stmt.lineno - 1)
-        self.replace[first] = (stmt.end_lineno - 1, [self._own_lines(stmt) + text])
-
-    def unglue(self, body: list[ast.stmt]) -> bool:
-        """Remove or replace the glue in ``body`` (recursively); return whether all of ``body`` went."""
-        for stmt in body:
-            if _imports_glue(stmt):
-                kept = [a for a in stmt.names if a.name not in GLUE_NAMES] if stmt.module not in GLUE_MODULES else []
-                if kept:
-                    self._substitute(stmt, ast.unparse(ast.ImportFrom(stmt.module, kept, stmt.level)))
-                else:
-                    if self.plain.glue_import_at is None:
-                        self.plain.glue_import_at = stmt.lineno - 1
-                    self._remove(stmt)
-            elif (call := _call_to(stmt, "glue_figure")) is not None:
-                self._substitute(stmt, "plt.show()")
-                self.plain.figures.append(_glue_name(call) or "figure")
-                self.plain.shows_pyplot = True
-            elif (call := _call_to(stmt, "glue")) is not None:
-                name = _glue_name(call)
-                if name in self.block_names:
-                    self._substitute(stmt, f"display({ast.get_source_segment(self.source, _glued_value(call))})")
-                    self.plain.figures.append(name)
-                else:
-                    self._remove(stmt)
-                    self.glue_calls_removed = True
-            elif bodies := _bodies(stmt):
-                emptied = [self.unglue(b) for b in bodies]
-                if all(emptied):
-                    self._remove(stmt)
-                else:
-                    for b, gone in zip(bodies, emptied):
-                        if gone:
-                            self._substitute(b[0], "pass")
-        return all(id(stmt) in self.first_line for stmt in body)
-
-    def kept(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        return [s for s in body if id(s) not in self.first_line]
-
-    def pure_binding(self, stmt: ast.stmt) -> bool:
-        """Whether a statement only binds names (nothing shown, nothing called for its effect)."""
-        if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Import | ast.ImportFrom):
-            return True
-        if isinstance(stmt, ast.For | ast.With | ast.If):
-            return all(self.pure_binding(s) for b in _bodies(stmt) for s in self.kept(b))
-        return False
-
-    def reads(self, stmt: ast.stmt) -> set[str]:
-        """The names a kept statement reads, leaving out its removed parts."""
-        names: set[str] = set()
-        for child in ast.iter_child_nodes(stmt):
-            if isinstance(child, ast.stmt):
-                if id(child) not in self.first_line:
-                    names |= self.reads(child)
-            else:
-                names |= _names_read(child)
-        return names
-
-    def drop_dead(self, live: set[str]) -> set[str]:
-        """Remove the top-level assignments that only fed the removed glue; return what the rest reads."""
-        reads: set[str] = set()
-        for stmt in reversed(self.kept(self.tree.body)):
-            if self.glue_calls_removed and self.pure_binding(stmt) and not _bound(stmt) & (live | reads):
-                self._remove(stmt)
-                continue
-            reads |= self.reads(stmt)
-        return reads
-
-    def result(self) -> str | None:
-        out: list[str] = []
-        i = 0
-        while i < len(self.lines):
-            if i in self.replace:
-                last, new = self.replace[i]
-                out += new
-                i = last + 1
-            else:
-                out.append(self.lines[i])
-                i += 1
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
-        code = [line for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")]
-        return text if code else None
-
-
-def plain_code(source: str, live_after: set[str], block_names: set[str]) -> PlainCode:
-    """One code cell made plain (see the module's docstring); ``live_after``: the names later cells read."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # IPython syntax (a magic): no glue to find, and it may read any name it mentions
-        if re.search(r"\bglue(_figure)?\b", source):
-            raise
-        return PlainCode(source, [], set(re.findall(r"[A-Za-z_]\w*", source)))
-    if not any(_imports_glue(n) or isinstance(n, ast.Name) and n.id in GLUE_NAMES for n in ast.walk(tree)):
-        return PlainCode(source, [], _names_read(tree))
-    edit = _CodeEdit(source, block_names)
-    edit.unglue(edit.tree.body)
-    reads = edit.drop_dead(live_after)
-    edit.plain.source = edit.result()
-    edit.plain.reads = reads if edit.plain.source is not None else set()
-    return edit.plain
 
 
 # ---------------------------------------------------------------------------- notebooks
@@ -601,19 +215,6 @@ def check_cell(expression: str, cell_id: str) -> nbformat.NotebookNode:
     match = CHECK_IMPORT.match(expression)
     source = f"from ddpm_sampling.exercises import {match.group(1)}\n\n{expression}" if match else expression
     return nbformat.v4.new_code_cell(source, id=cell_id, metadata={"tags": ["check"]})
-
-
-def block_glue_names(nb: nbformat.NotebookNode) -> set[str]:
-    """The glued names that a directive of the chapter's Markdown shows as a whole output."""
-    names = set()
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                fence = FENCE.match(line)
-                directive = DIRECTIVE.match(fence["info"].strip()) if fence else None
-                if directive and directive["name"] in BLOCK_GLUE:
-                    names.add(directive["arg"].strip())
-    return names
 
 
 def _cell_id(name: str) -> str:
@@ -691,8 +292,9 @@ def _finish(nb: nbformat.NotebookNode, cells: list, package: str) -> nbformat.No
         if "tags" in cell.metadata and not cell.metadata["tags"]:
             del cell.metadata["tags"]
         out.append(cell)
-    first_code = next((i for i, c in enumerate(out) if c.cell_type == "code"), len(out))
-    out.insert(first_code, install_cell(package))
+    first_code = next((i for i, c in enumerate(out) if c.cell_type == "code"), None)
+    if first_code is not None:
+        out.insert(first_code, install_cell(package))
     nb.cells = out
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
     nb.nbformat, nb.nbformat_minor = 4, 5
@@ -738,12 +340,17 @@ def _shown(outputs: list) -> list:
 def executed_notebook(
     source: nbformat.NotebookNode,
     executed: nbformat.NotebookNode,
-    glue_data: Mapping[str, Mapping],
     docname: str,
     site: Site,
     package: str,
+    glued: GlueData,
+    missing: Callable[[str], None] | None = None,
 ) -> nbformat.NotebookNode:
-    """The chapter as the book ran it: solutions and outputs, each glued figure as its cell's output."""
+    """The chapter as the book ran it: solutions and outputs, each glued figure as its cell's output.
+
+    ``glued`` gives the values each chapter glued; ``missing`` reports a value that none did
+    (see :func:`plain_markdown.glue_text`).
+    """
     nb = copy.deepcopy(executed)
     ran = iter([c for c in executed.cells if c.cell_type == "code"])
     cells = []
@@ -756,14 +363,28 @@ def executed_notebook(
             if "skeleton" in tags(cell):
                 continue
         cells.append(cell)
-    plain = _plain_cells(cells, Markdown(site, docname, glue_text(glue_data, docname)), block_glue_names(source))
+    markdown = Markdown(site, docname, glue_text(glued, docname, missing))
+    plain = _plain_cells(cells, markdown, block_glue_names(source))
+    own = glued(docname)
     for cell, figures in plain:
         for name in figures:
-            if name in glue_data:
-                shown = glue_data[name]
-                metadata = {k: v for k, v in shown.get("metadata", {}).items() if k != "scrapbook"}
-                cell.outputs.append(nbformat.v4.new_output("display_data", data=shown["data"], metadata=metadata))
+            if name in own:
+                metadata = {k: v for k, v in own[name].get("metadata", {}).items() if k != "scrapbook"}
+                cell.outputs.append(nbformat.v4.new_output("display_data", data=own[name]["data"], metadata=metadata))
     return _finish(nb, plain, package)
+
+
+def glue_loader(folder: Path) -> GlueData:
+    """The values each chapter glued, from myst-nb's ``<folder>/<docname>.glue.json`` (none if it has none)."""
+    cache: dict[str, Mapping] = {}
+
+    def glued(docname: str) -> Mapping[str, Mapping]:
+        if docname not in cache:
+            path = folder.joinpath(*f"{docname}.glue.json".split("/"))
+            cache[docname] = json.loads(path.read_text()) if path.is_file() else {}
+        return cache[docname]
+
+    return glued
 
 
 def with_cached_outputs(executed: nbformat.NotebookNode, cache: Path | None) -> nbformat.NotebookNode:
@@ -791,31 +412,13 @@ def committed_name(stem: str, exercise: bool) -> str:
 # ---------------------------------------------------------------------------- the committed notebooks
 
 
-def toc_files(root: Path) -> list[str]:
-    """The docnames of ``_toc.yml``, in order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("chapters", []) + entry.get("sections", []))
-
-    for part in toc.get("parts", [toc]):
-        walk(part.get("chapters", []))
-    return files
-
-
 def chapters(root: Path) -> dict[str, nbformat.NotebookNode]:
     """Every chapter of ``_toc.yml`` that is a notebook with code, by docname."""
     found = {}
-    for docname in toc_files(root):
-        for suffix in (".md", ".ipynb"):
-            nb = read_chapter(root.joinpath(*f"{docname}{suffix}".split("/")))
-            if nb is not None:
-                found[docname] = nb
-                break
+    for path in toc_chapters(root):
+        nb = read_chapter(path)
+        if nb is not None:
+            found[path.relative_to(root).with_suffix("").as_posix()] = nb
     return found
 
 
@@ -835,15 +438,10 @@ def committed_notebooks(root: Path, text_of: Callable[[str], TextOf]) -> dict[Pa
     return out
 
 
-def last_build_values(root: Path, build: Path) -> Callable[[str], TextOf]:
+def last_build_values(build: Path) -> Callable[[str], TextOf]:
     """The values that the last build (``<build>/jupyter_execute``) glued, for each chapter."""
-
-    def text_of(docname: str) -> TextOf:
-        path = build.joinpath("jupyter_execute", *f"{docname}.glue.json".split("/"))
-        data = json.loads(path.read_text()) if path.is_file() else {}
-        return glue_text(data, docname)
-
-    return text_of
+    glued = glue_loader(build / "jupyter_execute")
+    return lambda docname: glue_text(glued, docname)
 
 
 PLACEHOLDER = "@@glued@@"
@@ -867,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         wanted = committed_notebooks(root, lambda docname: lambda name, spec: PLACEHOLDER)
     else:
-        wanted = committed_notebooks(root, last_build_values(root, args.build or root / "_build"))
+        wanted = committed_notebooks(root, last_build_values(args.build or root / "_build"))
     texts = {p: nbformat.writes(nb) + "\n" for p, nb in wanted.items()}
     if args.check:
         stale = [p for p, text in texts.items() if not p.is_file() or not _matches(text, p.read_text())]

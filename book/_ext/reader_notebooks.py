@@ -247,9 +247,21 @@ def _plain_cells(cells: list[nbformat.NotebookNode], markdown: Markdown, block_n
         cell.source = code.source
         plain.append((cell, code.figures))
     plain.reverse()
+    plain = _join_prose(plain)
     if shows_pyplot and "plt" not in _bound_by_imports(cell for cell, _ in plain):
         _import_pyplot(plain, imports_at)
     return plain
+
+
+def _join_prose(plain: list) -> list:
+    """One Markdown cell where a dropped code cell left two side by side."""
+    joined: list = []
+    for cell, figures in plain:
+        if joined and cell.cell_type == "markdown" and joined[-1][0].cell_type == "markdown":
+            joined[-1][0].source += "\n\n" + cell.source
+        else:
+            joined.append((cell, figures))
+    return joined
 
 
 def _bound_by_imports(cells: Iterable[nbformat.NotebookNode]) -> set[str]:

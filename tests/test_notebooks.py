@@ -617,8 +617,11 @@ def test_without_myst_nb_the_glue_helpers_show_what_they_would_glue(monkeypatch)
 # ---------------------------------------------------------------------------- versions, the site, Colab
 
 
-def test_the_version_built_is_the_tag_of_head_or_else_its_commit(tmp_path):
+def test_the_version_built_is_the_tag_of_head_or_else_its_commit(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
     assert rn.commit_ref(tmp_path) is None  # not a git checkout
+    monkeypatch.setenv("GITHUB_SHA", "f00d")
+    assert rn.commit_ref(tmp_path) == "f00d"  # what GitHub Actions builds, where git cannot tell
     git(tmp_path, "init", "-q")
     (tmp_path / "f").write_text("x")
     git(tmp_path, "add", "f")

@@ -38,6 +38,7 @@ import argparse
 import ast
 import copy
 import json
+import os
 import posixpath
 import re
 import subprocess
@@ -160,15 +161,16 @@ def pages_url(repository: str) -> str | None:
 
 
 def commit_ref(root: Path) -> str | None:
-    """The version of the repository at ``root`` that is checked out: its tag, if HEAD has one, else the commit."""
+    """The version of the repository at ``root`` that is checked out: its tag, if HEAD has one, else the
+    commit; where git cannot tell, the commit a GitHub Actions run builds (``$GITHUB_SHA``), if any."""
     for command in (["describe", "--tags", "--exact-match", "HEAD"], ["rev-parse", "HEAD"]):
         try:
             done = subprocess.run(["git", "-C", str(root), *command], capture_output=True, text=True, check=False)
         except OSError:
-            return None
+            break
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip()
-    return None
+    return os.environ.get("GITHUB_SHA") or None
 
 
 def release_ref(root: Path) -> str | None:

@@ -1,6 +1,12 @@
 # Two commands for a fresh machine: `make book` and `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter that makes the venv: the first of python3.11, python3.12 and python3.13 on the
+# PATH that runs and can make a venv (3.11 first: the version the pinned requirements were frozen
+# with; 3.11.5 at least, which soupsieve 4 needs), or the one given with
+# `make PYTHON=/path/to/python3.x ...`. Looked for only when the venv is (re)made.
+PYTHONS := python3.11 python3.12 python3.13
+PY_OK := import sys, venv, ensurepip; sys.exit(not (3, 11, 5) <= sys.version_info[:3] < (3, 14))
+PYTHON ?= $(shell for p in $(PYTHONS); do $$p -c '$(PY_OK)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
@@ -11,6 +17,12 @@ export FASHION_MNIST_ROOT ?= $(CURDIR)/data
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@if [ -z "$(PYTHON)" ] || ! "$(PYTHON)" -c '$(PY_OK)' >/dev/null 2>&1; then \
+	  echo "make: needs Python 3.11 (3.11.5 or later), 3.12 or 3.13 with venv and ensurepip to make $(VENV):" \
+	    "$(if $(filter command line environment,$(origin PYTHON)),PYTHON=$(PYTHON) is not one,none of $(PYTHONS) on the PATH is one)." \
+	    "Install one (on Debian and Ubuntu with its python3.x-venv package) or run make PYTHON=/path/to/python3.x $(MAKECMDGOALS)" >&2; \
+	  exit 1; fi
+	@echo "making $(VENV) with $$("$(PYTHON)" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -40,13 +52,14 @@ book: venv data
 notebooks: book
 	$(PY) book/_ext/reader_notebooks.py
 
-# Train the shipped networks from scratch with the recorded recipes (an hour or two on a 2-core
-# CPU; add ARGS="--device cuda" on a GPU, ARGS="--resume" to continue after an interruption).
+# Train the shipped networks from scratch with the recorded recipes: ARGS="--device cuda" on a GPU
+# (about 5 minutes), on a 2-core CPU most of a day; ARGS="--resume" continues after an interruption.
 train: venv data
 	$(PY) -m ddpm_sampling.train $(ARGS)
 
-# The quality table of the trained-network chapter (1,000 samples per point; about an hour on
-# a 2-core CPU), written to src/ddpm_sampling/weights/evaluation.json with its provenance.
+# The quality table of the trained-network chapter (1,000 samples per point; 2 minutes with
+# ARGS="--device cuda", one to two hours on a 2-core CPU), written to
+# src/ddpm_sampling/weights/evaluation.json with its provenance.
 evaluate: venv data
 	$(PY) -m ddpm_sampling.evaluate $(ARGS)
 

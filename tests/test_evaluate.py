@@ -57,8 +57,10 @@ def test_frechet_distance_of_samples_is_zero_for_the_same_set_and_grows_with_a_s
 def test_class_shares_and_saturation():
     shares = class_shares(torch.tensor([0, 0, 3, 9]))
     assert shares.tolist() == [0.5, 0, 0, 0.25, 0, 0, 0, 0, 0, 0.25]
-    with pytest.raises(ValueError, match="integer tensor"):
+    with pytest.raises(TypeError, match="signed integer dtype"):
         class_shares(torch.tensor([0.5]))
+    with pytest.raises(ValueError, match=r"labels holds 12, outside the valid range 0\.\.9"):
+        class_shares(torch.tensor([0, 12]))
     images = torch.zeros(2, 1, 2, 2)
     images[1, 0, 0] = torch.tensor([1.5, -3.0])
     assert saturated(images).tolist() == [0.0, 0.5]

@@ -10,11 +10,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddpm_sampling import cosine_schedule, ddpm_sample, predict_x0, reverse_coefficients, reverse_step
+import ddpm_sampling.exercises
+from ddpm_sampling import (
+    cosine_schedule,
+    ddpm_sample,
+    predict_eps,
+    predict_x0,
+    reverse_coefficients,
+    reverse_step,
+    target_oracle,
+)
 from ddpm_sampling.exercises import (
     CheckFailed,
     CheckResult,
     check_coefficients,
+    check_oracle,
     check_predict_x0,
     check_reverse_step,
     check_sampling_loop,
@@ -25,6 +35,10 @@ from ddpm_sampling.exercises import (
 
 def coefficients(schedule, t):
     return 1 / schedule.alpha[t].sqrt(), schedule.beta[t] / (1 - schedule.alpha_bar[t]).sqrt(), schedule.beta[t].sqrt()
+
+
+def oracle_noise(x_t, t, x0, schedule):
+    return (x_t - schedule.alpha_bar[t].sqrt() * x0) / (1 - schedule.alpha_bar[t]).sqrt()
 
 
 def step(x_t, t, eps, schedule, z):
@@ -100,6 +114,9 @@ def failure(check, fn) -> CheckFailed:
     [
         (check_coefficients, coefficients, "coefficients"),
         (check_coefficients, lambda s, t: tuple(reverse_coefficients(s, t)), "coefficients"),
+        (check_oracle, oracle_noise, "oracle"),
+        (check_oracle, predict_eps, "oracle"),
+        (check_oracle, lambda x, t, x0, s: target_oracle(x0, s)(x, t), "oracle"),
         (check_reverse_step, step, "reverse_step"),
         (check_reverse_step, lambda x, t, e, s, z: reverse_step(x, t, e, s, z=z), "reverse_step"),
         (check_predict_x0, one_shot, "predict_x0"),
@@ -172,6 +189,51 @@ def test_dividing_by_sqrt_one_minus_alpha_bar_is_named_in_the_one_shot_estimate(
     assert "divide by sqrt(alpha_bar_t), not by sqrt(1 - alpha_bar_t)" in err.hint
 
 
+def alpha_bar(s, t):
+    return s.alpha_bar[t]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda x, t, x0, s: (x - s.alpha[t].sqrt() * x0) / (1 - s.alpha[t]).sqrt(), "use alpha_bar_t, not alpha_t"),
+        (
+            lambda x, t, x0, s: (x - alpha_bar(s, t - 1).sqrt() * x0) / (1 - alpha_bar(s, t - 1)).sqrt(),
+            "schedule.alpha_bar[t], not at t - 1",
+        ),
+        (lambda x, t, x0, s: (x - alpha_bar(s, t) * x0) / (1 - alpha_bar(s, t)), "both coefficients are square roots"),
+        (
+            lambda x, t, x0, s: (x - alpha_bar(s, t).sqrt() * x0) / (1 - alpha_bar(s, t)),
+            "1 - alpha_bar_t is the noise's variance",
+        ),
+        (
+            lambda x, t, x0, s: (x - alpha_bar(s, t).sqrt() * x0) / alpha_bar(s, t).sqrt(),
+            "divide by sqrt(1 - alpha_bar_t), the noise's coefficient, not sqrt(alpha_bar_t)",
+        ),
+        (
+            lambda x, t, x0, s: (x - (1 - alpha_bar(s, t)).sqrt() * x0) / alpha_bar(s, t).sqrt(),
+            "the two coefficients are swapped",
+        ),
+        (lambda x, t, x0, s: (x + alpha_bar(s, t).sqrt() * x0) / (1 - alpha_bar(s, t)).sqrt(), "do not add it"),
+        (lambda x, t, x0, s: -oracle_noise(x, t, x0, s), "the sign is reversed"),
+        (lambda x, t, x0, s: x - alpha_bar(s, t).sqrt() * x0, "divide by sqrt(1 - alpha_bar_t)"),
+    ],
+)
+def test_the_oracles_formula_mistakes_are_named(wrong, hint):
+    err = failure(check_oracle, wrong)
+    assert err.case == "t = 800 (image of shape (1, 8, 8))" and err.problem.startswith("expected eps[0, 0, ")
+    assert hint in err.hint
+
+
+def test_an_oracle_right_on_one_image_but_not_on_a_batch_is_caught():
+    def first_image_only(x_t, t, x0, schedule):
+        eps = oracle_noise(x_t, t, x0, schedule)
+        return eps if x_t.dim() == 3 else eps[:1].expand_as(eps)
+
+    err = failure(check_oracle, first_image_only)
+    assert err.case == "t = 800 (batch of shape (3, 1, 8, 8))" and "eps[1, 0, 0, 0]" in err.problem
+
+
 def test_looping_from_0_up_to_T_is_named():
     err = failure(check_sampling_loop, make_loop(order=lambda T: range(0, T)))
     assert "first model call was at t = 0" in err.problem
@@ -224,6 +286,8 @@ def test_a_step_without_noise_for_t_above_1_is_named():
     [
         (check_reverse_step, lambda x, t, e, s, z: None, "x_{t-1} is None", "forget to `return`"),
         (check_predict_x0, lambda x, t, e, s: None, "x0_hat is None", "forget to `return`"),
+        (check_oracle, lambda x, t, x0, s: None, "eps is None", "forget to `return`"),
+        (check_oracle, lambda x, t, x0, s: x[0], "has shape (8, 8), expected (1, 8, 8)", "keep the shape"),
         (check_sampling_loop, lambda m, s, sh, ts, g: (None, {}), "x_0 is None", "forget to `return`"),
         (check_sampling_loop, lambda m, s, sh, ts, g: None, "returned None", "return the pair (x_0, snapshots)"),
         (check_reverse_step, lambda x, t, e, s, z: x.tolist(), "x_{t-1} is a list", "return a torch.Tensor"),
@@ -248,6 +312,7 @@ def test_a_todo_left_in_place_is_named():
     err = failure(check_coefficients, lambda s, t: (..., ..., ...))
     assert err.problem == "scale is `...`" and "replace each `...`" in err.hint
     assert "replace each `...`" in failure(check_predict_x0, lambda x, t, e, s: ...).hint
+    assert "replace each `...`" in failure(check_oracle, lambda x, t, x0, s: (x - ...) / 2).hint
 
 
 def test_an_exception_in_the_readers_function_becomes_a_failed_check():
@@ -363,7 +428,9 @@ def test_a_loop_that_calls_the_model_twice_per_step_is_caught():
     assert "expected t = 999" in err.problem and "once per step" in err.hint
 
 
-@pytest.mark.parametrize("check", [check_coefficients, check_reverse_step, check_predict_x0, check_sampling_loop])
+@pytest.mark.parametrize(
+    "check", [check_coefficients, check_oracle, check_reverse_step, check_predict_x0, check_sampling_loop]
+)
 def test_something_not_callable_is_a_value_error(check):
     with pytest.raises(ValueError, match=r"fn must be the function to check \(a callable\), got 3 \(int\)"):
         check(3)
@@ -372,6 +439,12 @@ def test_something_not_callable_is_a_value_error(check):
 def test_a_short_schedule_works_and_a_too_short_one_is_refused():
     short = cosine_schedule(20)
     assert check_coefficients(coefficients, short) and check_reverse_step(step, short)
-    assert check_predict_x0(one_shot, short)
+    assert check_predict_x0(one_shot, short) and check_oracle(oracle_noise, short)
     with pytest.raises(ValueError, match="schedule.T = 2 is too short"):
         check_coefficients(coefficients, cosine_schedule(2))
+
+
+def test_the_checks_are_documented_and_raised_under_the_name_the_reader_imports():
+    # the API reference documents them as ddpm_sampling.exercises.<name>, whichever module defines them
+    for name in ddpm_sampling.exercises.__all__:
+        assert getattr(ddpm_sampling.exercises, name).__module__ == "ddpm_sampling.exercises"

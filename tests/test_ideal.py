@@ -116,12 +116,16 @@ def test_decided_at():
         (torch.zeros(5, 6, 6), r"\(N, C, H, W\)"),
         (torch.zeros(0, 1, 6, 6), "N >= 1"),
         (torch.full((2, 1, 3, 3), float("nan")), "non-finite"),
-        (torch.zeros(2, 1, 3, 3, dtype=torch.long), "floating-point"),
     ],
 )
 def test_bad_data(data, match):
     with pytest.raises(ValueError, match=match):
         ideal_denoiser(data, cosine_schedule(10))
+
+
+def test_integer_data_is_a_type_error():
+    with pytest.raises(TypeError, match="data must be a floating-point tensor"):
+        ideal_denoiser(torch.zeros(2, 1, 3, 3, dtype=torch.long), cosine_schedule(10))
 
 
 def test_bad_calls():

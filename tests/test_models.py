@@ -112,11 +112,12 @@ def test_noisy_model_rejects_a_level_outside_zero_to_infinity(schedule, level):
 
 
 def test_noisy_model_rejects_a_non_callable_and_bad_generators(schedule):
-    with pytest.raises(ValueError, match=r"model must be callable .*got Tensor"):
+    # wrong types are TypeErrors that name the type needed
+    with pytest.raises(TypeError, match=r"model must be callable .*got a tensor"):
         noisy_model(torch.zeros(3), 0.1)
-    with pytest.raises(ValueError, match=r"generator must be a torch\.Generator.*got int"):
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator.*got 42 \(int\)"):
         noisy_model(target_oracle(randn((1, 5, 5), 15), schedule), 0.1, 42)
-    with pytest.raises(ValueError, match=r"level = '0.1' is outside"):
+    with pytest.raises(TypeError, match=r"level must be a real number .*got '0.1'"):
         noisy_model(target_oracle(randn((1, 5, 5), 15), schedule), "0.1")
 
 
@@ -124,5 +125,6 @@ def test_noisy_model_with_a_generator_list_needs_a_matching_batch(schedule):
     model = noisy_model(target_oracle(randn((1, 5, 5), 16), schedule), 0.1, [torch.Generator() for _ in range(3)])
     with pytest.raises(ValueError, match=r"got 3 generators for x of shape \(4, 1, 5, 5\)"):
         model(randn((4, 1, 5, 5), 17), 5)
+    unbatched = noisy_model(lambda x, t: torch.zeros_like(x), 0.1, [torch.Generator() for _ in range(3)])
     with pytest.raises(ValueError, match=r"got 3 generators for x of shape \(3, 5, 5\)"):
-        model(randn((3, 5, 5), 18), 5)  # an unbatched image: its channels are not images
+        unbatched(randn((3, 5, 5), 18), 5)  # an unbatched image: its channels are not images

@@ -60,6 +60,14 @@ def test_animation_has_every_frame_and_no_request_off_the_page():
     assert not re.search(r"(src|href)=\"(https?:)?//", html), "the animation loads something from another host"
 
 
+def test_animation_is_described_labelled_and_fits_a_narrow_column():
+    snaps = dict(zip([20, 0], images(2), strict=True))
+    html = plots.trajectory_animation(snaps, alt='noise "becomes" a shirt')
+    assert re.search(r'<img id="_anim_img\w+" alt="noise &quot;becomes&quot; a shirt">', html)
+    assert re.search(r'<input id="_anim_slider\w+" type="range" class="anim-slider" aria-label="Frame"', html)
+    assert "input[type=range].anim-slider { max-width: 100%; }" in html  # matplotlib's 374 px at most the column
+
+
 def test_animation_needs_a_frame():
     with pytest.raises(ValueError, match="snapshots is empty"):
         plots.trajectory_animation({})

@@ -219,10 +219,15 @@ def test_exactly_one_of_shape_and_x_T(schedule):
         ddpm_sample(oracle, schedule, shape=SHAPE, x_T=torch.zeros(SHAPE))
 
 
-@pytest.mark.parametrize("shape", [(8, 8), (1, 1, 1, 8, 8), (1, 0, 8), (1, 8.0, 8)])
+@pytest.mark.parametrize("shape", [(8, 8), (1, 1, 1, 8, 8), (1, 0, 8)])
 def test_bad_shapes_are_rejected(schedule, shape):
     with pytest.raises(ValueError, match=r"shape = .* must be \(C, H, W\) or \(B, C, H, W\)"):
         ddpm_sample(target_oracle(targets(), schedule), schedule, shape=shape)
+
+
+def test_a_shape_of_floats_is_a_type_error(schedule):
+    with pytest.raises(TypeError, match=r"shape\[1\] must be an int, got 8\.0"):
+        ddpm_sample(target_oracle(targets(), schedule), schedule, shape=(1, 8.0, 8))
 
 
 @pytest.mark.parametrize("start_t", [0, -1, T + 1])
@@ -233,12 +238,12 @@ def test_start_t_outside_1_to_T_is_rejected(schedule, start_t):
 
 @pytest.mark.parametrize("snapshot", [-1, T + 1])
 def test_snapshot_outside_0_to_T_is_rejected(schedule, snapshot):
-    with pytest.raises(ValueError, match=rf"snapshot timestep = {snapshot} is outside the valid range 0\.\.{T}"):
+    with pytest.raises(ValueError, match=rf"snapshot_timesteps\[1\] = {snapshot} is outside the valid range 0\.\.{T}"):
         ddpm_sample(target_oracle(targets(), schedule), schedule, shape=SHAPE, snapshot_timesteps=[10, snapshot])
 
 
 def test_snapshot_above_start_t_is_rejected(schedule):
-    with pytest.raises(ValueError, match=r"snapshot timestep = 30 is outside the valid range 0\.\.20"):
+    with pytest.raises(ValueError, match=r"snapshot_timesteps\[0\] = 30 is outside the valid range 0\.\.20"):
         ddpm_sample(
             target_oracle(targets(), schedule), schedule, x_T=torch.zeros(SHAPE), start_t=20, snapshot_timesteps=[30]
         )

@@ -3,8 +3,10 @@
 The strict build (``book_html``) is served on 127.0.0.1; every request to any other host
 is aborted and counted as a failure, so the site must be complete offline. Every page is
 opened in the light and in the dark theme, checked (no console error, no failed request,
-every image loaded, math typeset) and saved as a full-page screenshot in
-``test-artifacts/screenshots/<mode>/``.
+every image loaded, math typeset, no accessibility violation of serious or critical impact
+found by axe-core) and saved as a full-page screenshot in ``test-artifacts/screenshots/<mode>/``;
+then again on a phone's 390-pixel-wide screen (no page wider than the screen, figures scaled
+down to it), saved in ``test-artifacts/screenshots/phone-<mode>/``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from urllib.parse import urljoin, urlsplit
 
 import nbformat
 import pytest
+
+from ddpm_sampling.plots import PAGE_WIDTH_PX
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -40,6 +44,19 @@ MODES = ("light", "dark")
 #: TeX delimiters that must not survive typesetting in the visible text.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\bar|\\alpha")
 TIMEOUT_MS = 30_000
+#: The desktop window every page is checked in, and a phone's screen (CSS pixels).
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+#: axe-core, vendored (tests/vendor/README.md says where from), injected into every page.
+AXE = ROOT / "tests" / "vendor" / "axe.min.js"
+AXE_VERSION = "4.14.1"
+#: The impacts that fail the check: axe-core's two highest of minor, moderate, serious, critical.
+BLOCKING_IMPACTS = ("serious", "critical")
+#: Violations of serious or critical impact that stay, each with the reason: (axe rule, a piece
+#: of the element's CSS selector as axe reports it) -> why it is not fixed. Keep it empty where
+#: possible: a fix in the book (alt text, a label) or in book/_ext/site_assets.py comes first.
+AXE_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -92,9 +109,13 @@ class Watch:
         )
 
 
-def open_context(browser, site: str, mode: str):
-    """A browser context in colour scheme ``mode`` that aborts every request off ``site``."""
-    context = browser.new_context(color_scheme=mode, viewport={"width": 1280, "height": 900})
+def open_context(browser, site: str, mode: str, phone: bool = False):
+    """A browser context in colour scheme ``mode`` that aborts every request off ``site``: a
+    desktop window, or with ``phone`` a phone's screen (touch, and a page laid out for its width)."""
+    if phone:
+        context = browser.new_context(color_scheme=mode, viewport=PHONE, is_mobile=True, has_touch=True)
+    else:
+        context = browser.new_context(color_scheme=mode, viewport=DESKTOP)
     context.set_default_timeout(TIMEOUT_MS)
     watch = Watch()
     host = urlsplit(site).netloc
@@ -162,6 +183,27 @@ INSPECT = """async () => {
 }"""
 
 
+# Run in the page after axe.min.js: the violations of a blocking impact, one entry per element.
+AXE_RUN = """async (blocking) => {
+  const {violations} = await axe.run(document, {resultTypes: ["violations"]});
+  return violations.flatMap(v => v.nodes.filter(n => blocking.includes(n.impact)).map(n => ({
+    rule: v.id, impact: n.impact, help: v.help, target: n.target.join(" "), html: n.html.slice(0, 160)})));
+}"""
+
+
+def axe_violations(page) -> list[str]:
+    """Run axe-core in ``page``; one line per element with a violation of serious or critical
+    impact that :data:`AXE_ALLOWED` does not explain."""
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate("axe.version") == AXE_VERSION, "tests/vendor/axe.min.js is not the release named here"
+    found = []
+    for v in page.evaluate(AXE_RUN, list(BLOCKING_IMPACTS)):
+        if any(rule == v["rule"] and part in v["target"] for rule, part in AXE_ALLOWED):
+            continue
+        found.append(f"axe {v['rule']} ({v['impact']}): {v['help']}: {v['target']} {v['html']!r}")
+    return found
+
+
 def luminance(rgb: list[int]) -> float:
     r, g, b = (c / 255 for c in rgb[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
@@ -195,9 +237,107 @@ def test_every_page_in_light_and_dark(mode_context, site, book_html):
         dark = luminance(report["background"]) < 0.5
         if dark != (mode == "dark"):
             found.append(f"background {report['background']} is not a {mode} theme")
+        found += axe_violations(page)
         problems += [f"{rel} [{mode}]: {p}" for p in found]
     page.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session", params=MODES)
+def phone_context(request, browser, site):
+    context, watch = open_context(browser, site, request.param, phone=True)
+    yield request.param, context, watch
+    context.close()
+
+
+# Run in the page on a phone: wait for images and math, then measure how wide the page is, what
+# sticks out of the screen (the innermost elements, outside any box that scrolls or clips), and
+# every visible image of the article against the screen and the text column.
+PHONE_INSPECT = """async () => {
+  for (const img of document.images) img.loading = "eager";
+  await Promise.all([...document.images].map(img => img.complete ? null :
+      new Promise(done => { img.addEventListener("load", done); img.addEventListener("error", done); })));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  const root = document.documentElement, screen = root.clientWidth;
+  const out = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > screen + 0.5; };
+  const contained = el => {
+    for (let a = el; a && a !== root; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.position === "fixed" || (a !== el && style.overflowX !== "visible")) return true;
+    }
+    return false;
+  };
+  const wide = [...document.body.querySelectorAll("*")]
+      .filter(el => out(el) && !contained(el) && ![...el.children].some(out))
+      .slice(0, 5).map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")} ` +
+          `(right edge at ${Math.round(el.getBoundingClientRect().right)} px): ` +
+          JSON.stringify((el.textContent || "").trim().slice(0, 50)));
+  const article = document.querySelector("article.bd-article");
+  const style = getComputedStyle(article);
+  const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const images = [...article.querySelectorAll("img")].filter(i => i.getBoundingClientRect().width > 0).map(i => {
+    const r = i.getBoundingClientRect();
+    return {src: i.src.split("/").pop().slice(0, 40), left: r.left, right: r.right, width: r.width,
+            natural: i.naturalWidth};
+  });
+  return {screen, page: root.scrollWidth, wide, column, images};
+}"""
+
+
+def test_every_page_fits_a_phone(phone_context, site, book_html):
+    """On a phone's 390-pixel-wide screen, in both themes, no page scrolls sideways, every figure
+    is scaled down to the text column, and axe-core finds no violation of serious or critical
+    impact (the header has other buttons there); each page is saved as a screenshot."""
+    mode, context, watch = phone_context
+    out = SCREENSHOTS / f"phone-{mode}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    page = context.new_page()
+    problems, scaled = [], 0
+    for rel in site_pages(book_html):
+        watch.clear()
+        page.goto(urljoin(site, rel), wait_until="load")
+        page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
+        report = page.evaluate(PHONE_INSPECT)
+        page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+        found = watch.problems()
+        if report["page"] > report["screen"]:
+            found.append(f"the page is {report['page']} px wide on a {report['screen']} px screen: {report['wide']}")
+        for img in report["images"]:
+            if img["left"] < -0.5 or img["right"] > report["screen"] + 0.5 or img["width"] > report["column"] + 0.5:
+                found.append(
+                    f"image {img['src']} is {img['width']:.0f} px wide from {img['left']:.0f} px: it does not"
+                    f" fit the {report['column']:.0f} px column of the {report['screen']} px screen"
+                )
+            scaled += img["natural"] > img["width"] + 0.5
+        found += axe_violations(page)
+        problems += [f"{rel} [phone, {mode}]: {p}" for p in found]
+    page.close()
+    assert not problems, "\n".join(problems)
+    assert scaled, "no figure is wider than a phone's column: the check that figures scale down checked nothing"
+
+
+# The width of the text column: the content box of the article, where the text and figures go.
+COLUMN_WIDTH = """() => {
+  const article = document.querySelector("article.bd-article");
+  const style = getComputedStyle(article);
+  return article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}"""
+
+
+def test_text_column_is_as_wide_as_the_figures_assume(light_page, site, book_html):
+    """In the desktop window the text column of every chapter is at least PAGE_WIDTH_PX wide: the
+    figures are drawn for that width (ddpm_sampling.plots.small_text checks their text against it)."""
+    page, watch = light_page
+    chapters = [rel for rel in site_pages(book_html) if rel.startswith("book/")]
+    assert chapters, "no chapter page"
+    widths = {}
+    for rel in chapters:
+        page.goto(urljoin(site, rel), wait_until="load")
+        widths[rel] = page.evaluate(COLUMN_WIDTH)
+    narrow = {rel: w for rel, w in widths.items() if w < PAGE_WIDTH_PX}
+    assert not narrow, f"text column narrower than {PAGE_WIDTH_PX} px in a {DESKTOP['width']} px window: {narrow}"
+    assert not watch.problems()
 
 
 def test_root_opens_the_book(light_page, site):

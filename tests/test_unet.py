@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 
 import pytest
 import torch
 
 from ddpm_sampling import WeightsError, cosine_schedule, load_classifier, load_pretrained, training_record
 from ddpm_sampling.pretrained import WEIGHTS_DIR
-from ddpm_sampling.train import Recipe, Run, diffusion_loss, learning_rate, save_atomic, train
+from ddpm_sampling.train import Recipe, Run, diffusion_loss, learning_rate, save_atomic, train, write_text_atomic
 from ddpm_sampling.unet import UNet, UNetConfig, timestep_embedding
 
 TINY = UNetConfig(channels=(8, 16, 16), time_dim=32, groups=4)
@@ -141,6 +143,17 @@ def test_save_atomic_leaves_the_old_file_whole_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
 
 
+def test_atomic_writes_are_readable_like_any_new_file(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        save_atomic({"a": 1}, tmp_path / "a.pt")
+        write_text_atomic("{}", tmp_path / "a.json")
+    finally:
+        os.umask(umask)
+    for name in ("a.pt", "a.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+
+
 # --- the shipped weights ---------------------------------------------------------------------
 
 
@@ -171,7 +184,7 @@ def test_damaged_weights_are_refused_with_the_way_to_fix_them(tmp_path, name):
     data[len(data) // 2] ^= 0xFF
     (tmp_path / f"{name}.pt").write_bytes(bytes(data))
     load = load_pretrained if name == "unet" else load_classifier
-    with pytest.raises(WeightsError, match=r"damaged .* make train"):
+    with pytest.raises(WeightsError, match=r"damaged .*make train"):
         load(tmp_path)
 
 

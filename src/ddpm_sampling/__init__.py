@@ -7,12 +7,12 @@ Timesteps run t = 1..T as in the DDPM paper; per-timestep tensors have length T 
 and index 0 is the clean image.
 """
 
-from .data import CLASS_NAMES, DataNotFoundError, first_index_of, load_fashion_mnist, one_per_class
+from .data import CLASS_NAMES, DataDamagedError, DataNotFoundError, first_index_of, load_fashion_mnist, one_per_class
 from .evaluate import frechet_distance, nearest_training
-from .fast import ddim_sample, respaced_timesteps, strided_ddpm_sample
 from .ideal import ideal_denoiser
 from .models import noisy_model, target_oracle
 from .pretrained import WeightsError, load_classifier, load_pretrained, training_record
+from .respacing import ddim_sample, respaced_timesteps, strided_ddpm_sample
 from .samplers import ddpm_sample, x0_predictions
 from .schedule import Schedule, cosine_schedule, error_gain, reverse_coefficients
 from .steps import predict_eps, predict_x0, q_sample, reverse_step
@@ -20,6 +20,7 @@ from .unet import UNet
 
 __all__ = [
     "CLASS_NAMES",
+    "DataDamagedError",
     "DataNotFoundError",
     "Schedule",
     "UNet",

@@ -1,62 +1,306 @@
-"""Input checks shared by the public entry points.
+"""One way to read each kind of argument.
 
-Every public function validates once, at its entry; the sampling loop then calls
-unchecked internals so that the checks cost nothing per step.
+Every public function reads its arguments here, once, at its entry; the sampling loop then calls
+unchecked internals, so that checking costs nothing per step except a look at each model output
+(its type, shape, dtype and device: never a scan of its values).
+
+Each reader takes the value and the argument's name and returns the value in the one form the
+package computes with (a Python ``int`` or ``float``, a long tensor of timesteps), or raises
+
+- ``TypeError`` when the value is of the wrong kind, saying which kind is needed, or
+- ``ValueError`` when it is of the right kind but outside its valid range, giving the range.
+
+Either message names the argument. The kinds:
+
+- an integer (a count, a seed, a timestep): a Python ``int``, a NumPy integer or a 0-d tensor of a
+  signed integer dtype. Never a ``bool``, and never a float, not even ``5.0``.
+- a timestep may also be a (B,) tensor of a signed integer dtype, one timestep per image; a ``bool``
+  or ``uint8`` tensor is refused, since PyTorch indexing takes those as masks.
+- a real number (a probability, a standard deviation): a Python ``int`` or ``float``, a NumPy number
+  (``np.float32`` and ``np.float64`` alike) or a 0-d tensor of a real dtype; never a ``bool``.
+- an image: a floating-point tensor (C, H, W) or (B, C, H, W), no dimension empty, every value finite.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+
 import torch
 from torch import Tensor
 
-
-def check_timestep(t: int | Tensor, low: int, high: int, name: str = "t") -> None:
-    """Raise ``ValueError`` unless every entry of ``t`` is an integer in ``low..high``."""
-    if isinstance(t, Tensor):
-        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-            raise ValueError(f"{name} must hold integers, got a tensor of dtype {t.dtype}")
-        if t.dim() > 1:
-            raise ValueError(f"{name} must be an int, a 0-d or a 1-d tensor, got shape {tuple(t.shape)}")
-        if t.numel() == 0:
-            raise ValueError(f"{name} is empty; it must hold timesteps in {low}..{high}")
-        bad = t[(t < low) | (t > high)]
-        if bad.numel():
-            raise ValueError(f"{name} = {bad[0].item()} is outside the valid range {low}..{high}")
-        return
-    if isinstance(t, bool) or not isinstance(t, int):
-        raise ValueError(f"{name} must be an int or an integer tensor, got {t!r} ({type(t).__name__})")
-    if not low <= t <= high:
-        raise ValueError(f"{name} = {t} is outside the valid range {low}..{high}")
+#: The tensor dtypes a timestep or other integer may have: bool and uint8 index as masks.
+SIGNED_INTEGERS = (torch.int8, torch.int16, torch.int32, torch.int64)
 
 
-def check_finite(x: Tensor, name: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is a floating tensor of finite values."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.dtype.is_floating_point:
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if not torch.isfinite(x).all():
-        n_bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} holds {n_bad} non-finite value(s) (NaN or inf); every value must be finite")
+def describe(value: object) -> str:
+    """A short description of ``value`` for an error message: its value and type, or a tensor's dtype and shape."""
+    if isinstance(value, Tensor):
+        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
 
 
-def check_image(x: Tensor, name: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is finite and shaped (C, H, W) or (B, C, H, W)."""
-    check_finite(x, name)
-    if x.dim() not in (3, 4):
-        raise ValueError(f"{name} must have shape (C, H, W) or (B, C, H, W), got {tuple(x.shape)}")
+def _valid_range(low: int, high: int | None) -> str:
+    return f"the valid range: an int >= {low}" if high is None else f"the valid range {low}..{high}"
 
 
-def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
-    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
-    if a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+# --- integers ---------------------------------------------------------------------------------
 
 
-def check_batch_timestep(t: int | Tensor, x: Tensor, name: str = "t") -> None:
-    """A 1-d ``t`` gives one timestep per image, so it needs a batch of the same size."""
+def integer(value: object, name: str) -> int:
+    """``value`` as a Python int: an int, a NumPy integer or a 0-d signed integer tensor; else ``TypeError``."""
+    if type(value) is int:
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Tensor) and value.dim() == 0 and value.dtype in SIGNED_INTEGERS:
+        return int(value)
+    raise TypeError(f"{name} must be an int, got {describe(value)}")
+
+
+def count(value: object, name: str, low: int = 1, high: int | None = None) -> int:
+    """An integer in ``low..high`` (no upper bound if ``high`` is None): a number of steps, a size, a seed."""
+    n = integer(value, name)
+    if n < low or (high is not None and n > high):
+        raise ValueError(f"{name} = {n} is outside {_valid_range(low, high)}")
+    return n
+
+
+def timestep(t: object, low: int, high: int | None, name: str = "t") -> int | Tensor:
+    """A timestep in ``low..high``: returned as an int, or as a (B,) long tensor for one timestep per image.
+
+    Accepts a Python int, a NumPy integer, or a tensor of a signed integer dtype of shape () or (B,).
+    A 0-d tensor becomes an int. ``high=None`` sets no upper bound.
+    """
+    if type(t) is int:  # the sampling loop's case: one comparison
+        if low <= t and (high is None or t <= high):
+            return t
+        raise ValueError(f"{name} = {t} is outside {_valid_range(low, high)}")
+    if not isinstance(t, Tensor):
+        if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+            return timestep(int(t), low, high, name)
+        raise TypeError(
+            f"{name} must be an int or an integer tensor of shape () or (B,), got {describe(t)}"
+            + ("; convert it with torch.as_tensor" if type(t).__module__ == "numpy" else "")
+        )
+    if t.dtype not in SIGNED_INTEGERS:
+        mask = (
+            " (PyTorch indexing takes a bool or uint8 tensor as a mask)" if t.dtype in (torch.bool, torch.uint8) else ""
+        )
+        raise TypeError(f"{name} must hold integers of a signed dtype such as torch.int64, got dtype {t.dtype}{mask}")
+    if t.dim() > 1:
+        raise ValueError(f"{name} must be an int, a 0-d or a 1-d tensor, got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty; it must hold at least one timestep")
+    if t.dim() == 0:
+        return timestep(int(t), low, high, name)
+    t = t.to(torch.long)
+    outside = t < low if high is None else (t < low) | (t > high)
+    if bool(outside.any()):
+        raise ValueError(f"{name} = {int(t[outside][0])} is outside {_valid_range(low, high)}")
+    return t
+
+
+def timesteps(values: object, low: int, high: int, name: str) -> list[int]:
+    """An iterable of int timesteps in ``low..high`` (a list, a range or a 1-d integer tensor), as a list."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an iterable of int timesteps, got {describe(values)}")
+    if isinstance(values, Tensor):
+        if values.dim() != 1:
+            raise ValueError(f"{name} must be a 1-d tensor of timesteps, got shape {tuple(values.shape)}")
+        values = list(values)
+    return [timestep(t, low, high, f"{name}[{i}]") for i, t in enumerate(values)]
+
+
+def batch_timestep(t: int | Tensor, x: Tensor, name: str = "t") -> None:
+    """A 1-d ``t`` gives one timestep per image, so it needs a batch (B, C, H, W) of its length."""
     if isinstance(t, Tensor) and t.dim() == 1 and (x.dim() != 4 or t.shape[0] != x.shape[0]):
         raise ValueError(
             f"{name} has {t.shape[0]} timesteps but x has shape {tuple(x.shape)}; a 1-d {name} "
             "needs a batch (B, C, H, W) with B equal to its length"
         )
+
+
+# --- real numbers -----------------------------------------------------------------------------
+
+
+def real(value: object, name: str) -> float:
+    """``value`` as a Python float: an int, a float, a NumPy number or a 0-d real tensor; else ``TypeError``."""
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if (
+        isinstance(value, Tensor)
+        and value.dim() == 0
+        and (value.dtype.is_floating_point or value.dtype in SIGNED_INTEGERS)
+    ):
+        return float(value)
+    raise TypeError(f"{name} must be a real number (an int or a float), got {describe(value)}")
+
+
+def _shown(value: object, x: float) -> str:
+    return repr(value) if type(value) in (int, float) else repr(x)
+
+
+def number(
+    value: object,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    meaning: str = "",
+) -> float:
+    """A finite real number in the interval from ``low`` to ``high``, each end open or closed."""
+    x = real(value, name)
+    inside = math.isfinite(x) and (low < x if low_open else low <= x) and (x < high if high_open else x <= high)
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} = {_shown(value, x)} is outside the valid range {interval}{meaning}")
+    return x
+
+
+def std(value: object, name: str, meaning: str = ": it is a standard deviation") -> float:
+    """A standard deviation or a noise level: finite and >= 0."""
+    return number(value, name, 0, math.inf, high_open=True, meaning=meaning)
+
+
+def positive(value: object, name: str, meaning: str = "") -> float:
+    """A finite real number > 0."""
+    return number(value, name, 0, math.inf, low_open=True, high_open=True, meaning=meaning)
+
+
+def fraction(value: object, name: str, meaning: str = "") -> float:
+    """A probability or fraction in (0, 1]."""
+    return number(value, name, 0, 1, low_open=True, meaning=meaning)
+
+
+# --- flags and choices ------------------------------------------------------------------------
+
+
+def flag(value: object, name: str) -> bool:
+    """``True`` or ``False``; a truthy tensor or string is a mistake, not a yes (``TypeError``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return value
+
+
+def choice(value: object, name: str, options: Sequence[str]) -> str:
+    """One of the strings ``options`` (``ValueError`` otherwise, naming them)."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} = {value!r} is not one of {tuple(options)}")
+    return value
+
+
+def callable_model(model: object, name: str = "model") -> None:
+    """A model is anything callable as ``model(x_t, t) -> eps``."""
+    if not callable(model):
+        raise TypeError(f"{name} must be callable as {name}(x_t, t) -> eps, got {describe(model)}")
+
+
+def schedule(value: object, name: str = "schedule") -> None:
+    """A :class:`~ddpm_sampling.Schedule` (built with :func:`~ddpm_sampling.cosine_schedule`)."""
+    from .schedule import Schedule
+
+    if not isinstance(value, Schedule):
+        raise TypeError(f"{name} must be a Schedule (from cosine_schedule), got {describe(value)}")
+
+
+# --- tensors and images -----------------------------------------------------------------------
+
+
+def tensor(x: object, name: str) -> Tensor:
+    """A tensor of a floating-point dtype (``TypeError`` otherwise)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def finite(x: object, name: str) -> Tensor:
+    """A floating-point tensor of finite values."""
+    tensor(x, name)
+    if not bool(torch.isfinite(x).all()):
+        n_bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} holds {n_bad} non-finite value(s) (NaN or inf); every value must be finite")
+    return x
+
+
+def image(x: object, name: str, *, scan: bool = True) -> Tensor:
+    """A floating tensor (C, H, W) or (B, C, H, W) with no empty dimension, of finite values.
+
+    ``scan=False`` skips the look at every value (for a network's forward pass, which a sampler
+    calls at every step and whose non-finite output the sampler reports at its end).
+    """
+    tensor(x, name)
+    if x.dim() not in (3, 4):
+        raise ValueError(f"{name} must have shape (C, H, W) or (B, C, H, W), got {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; every dimension must be at least 1")
+    return finite(x, name) if scan else x
+
+
+def same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """``a`` and ``b`` have the same shape and live on the same device."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.device != b.device:
+        raise ValueError(f"{name_a} and {name_b} must be on the same device, got {a.device} and {b.device}")
+
+
+def shape(value: object, name: str = "shape") -> tuple[int, ...]:
+    """An image shape (C, H, W) or (B, C, H, W) of positive ints, as a tuple."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a tuple of ints (C, H, W) or (B, C, H, W), got {describe(value)}")
+    dims = tuple(integer(n, f"{name}[{i}]") for i, n in enumerate(value))
+    if len(dims) not in (3, 4) or min(dims) < 1:
+        raise ValueError(f"{name} = {dims} must be (C, H, W) or (B, C, H, W) with positive ints")
+    return dims
+
+
+def generator(gen: object, x: Tensor, name: str = "generator") -> None:
+    """``None``, a ``torch.Generator``, or a list of them with one per image of a batch (B, C, H, W)."""
+    if isinstance(gen, (list, tuple)):
+        for i, g in enumerate(gen):
+            if not isinstance(g, torch.Generator):
+                raise TypeError(f"{name}[{i}] must be a torch.Generator, got {describe(g)}")
+        if x.dim() != 4 or len(gen) != x.shape[0]:
+            raise ValueError(
+                f"got {len(gen)} generators for x of shape {tuple(x.shape)}; "
+                "a list needs one generator per image of a (B, C, H, W) batch"
+            )
+    elif gen is not None and not isinstance(gen, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator, a list of them or None, got {describe(gen)}")
+
+
+# --- what comes back --------------------------------------------------------------------------
+
+
+def model_output(eps: object, x_t: Tensor, t: int | Tensor) -> None:
+    """A model's prediction for ``x_t``: a tensor of its shape, dtype and device. Cheap: no value is read."""
+    if not isinstance(eps, Tensor):
+        raise TypeError(f"the model returned {describe(eps)} at t = {t}; it must return a tensor like x_t")
+    if eps.shape != x_t.shape:
+        raise ValueError(
+            f"the model returned {tuple(eps.shape)} at t = {t}; it must return a tensor of shape {tuple(x_t.shape)}"
+        )
+    if eps.dtype != x_t.dtype:
+        raise TypeError(f"the model returned dtype {eps.dtype} at t = {t}; it must return x_t's dtype, {x_t.dtype}")
+    if eps.device != x_t.device:
+        raise ValueError(
+            f"the model returned a tensor on {eps.device} at t = {t}; it must return it on x_t's, {x_t.device}"
+        )
+
+
+def finite_result(x: Tensor, what: str, blame: str) -> Tensor:
+    """A result must be finite: non-finite values come from the inputs named in ``blame``, not from nowhere."""
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{what} holds non-finite values: {blame}")
+    return x

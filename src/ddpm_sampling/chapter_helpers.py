@@ -8,24 +8,40 @@ see ``book/_ext/glue_helpers.py``.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from . import _checks as check
+
 
 def seeded(seed: int) -> torch.Generator:
-    """A fresh CPU ``torch.Generator`` seeded with ``seed``: every random draw of the book goes through one."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed = {seed!r} is outside the valid range: an int >= 0")
-    return torch.Generator().manual_seed(seed)
+    """A fresh CPU ``torch.Generator`` seeded with ``seed``: every random draw of the book goes through one.
+
+    ``seed`` is an int (Python or NumPy) in 0..2**64 - 1, the range ``manual_seed`` takes.
+    """
+    return torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
 
 
 def mse(a: Tensor, b: Tensor) -> float:
-    """The mean squared difference of two tensors of the same shape, as a Python float."""
-    if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return float(((a.double() - b.double()) ** 2).mean())
+    """The mean squared difference of two tensors of the same shape, as a Python float, computed in float64.
+
+    ``a`` and ``b`` are non-empty tensors of finite values, of any floating or integer dtype (each
+    is converted to float64, so the two dtypes may differ), on the same device.
+    """
+    for x, name in ((a, "a"), (b, "b")):
+        if not isinstance(x, Tensor) or x.dtype == torch.bool or x.dtype.is_complex:
+            raise TypeError(f"{name} must be a tensor of real numbers, got {check.describe(x)}")
+        if x.numel() == 0:
+            raise ValueError(f"{name} is empty; the mean of no differences is undefined")
+        check.finite(x.double(), name)
+    check.same_shape(a, b, "a", "b")
+    result = float(((a.double() - b.double()) ** 2).mean())
+    if not math.isfinite(result):
+        raise ValueError("a and b differ by more than float64 can square; their mean squared difference overflows")
+    return result
 
 
 class Table:

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from .fast import ddim_sample, strided_ddpm_sample
+from . import _checks as check
 from .models import Model
+from .respacing import ddim_sample, strided_ddpm_sample
 from .schedule import Schedule
 
 
@@ -27,9 +28,8 @@ class SmallConvNet(nn.Module):
 
     def __init__(self, channels: int = 32, generator: torch.Generator | None = None):
         super().__init__()
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels = {channels!r} is outside the valid range: an int >= 1")
-        c = channels
+        c = check.count(channels, "channels")
+        check.generator(generator, torch.empty(1, 1, 1))
         self.net = nn.Sequential(
             nn.Conv2d(1, c, 3, padding=1),
             nn.SiLU(),
@@ -45,13 +45,29 @@ class SmallConvNet(nn.Module):
 
     @torch.no_grad()
     def forward(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        """``x_t`` (1, H, W) or (B, 1, H, W) in the network's dtype (float32 unless converted); ``t`` is ignored.
+
+        The values of ``x_t`` are not scanned: this network exists to be timed.
+        """
+        check.image(x_t, "x_t", scan=False)
+        dtype = self.net[0].weight.dtype
+        if x_t.shape[-3] != 1:
+            raise ValueError(f"x_t must have one channel, got shape {tuple(x_t.shape)}")
+        if x_t.dtype != dtype:
+            raise TypeError(f"x_t must have the network's dtype {dtype}, got {x_t.dtype}")
         squeeze = x_t.dim() == 3
         out = self.net(x_t[None] if squeeze else x_t)
         return out[0] if squeeze else out
 
     def flops(self, height: int, width: int) -> int:
-        """Multiply-adds times 2 for one image of ``height`` x ``width``."""
+        """Multiply-adds times 2 for one image of ``height`` x ``width`` (ints >= 1)."""
+        height, width = check.count(height, "height"), check.count(width, "width")
         return sum(2 * m.weight.numel() * height * width for m in self.net if isinstance(m, nn.Conv2d))
+
+
+def _callable(fn: object) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be callable with no arguments, got {check.describe(fn)}")
 
 
 @contextmanager
@@ -68,8 +84,9 @@ def one_thread() -> Iterator[None]:
 
 def seconds(fn: Callable[[], object], repeat: int = 3, warmup: bool = True) -> float:
     """The fastest of ``repeat`` runs of ``fn()`` (after one warm-up run), in seconds, on one thread."""
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat = {repeat!r} is outside the valid range: an int >= 1")
+    _callable(fn)
+    repeat = check.count(repeat, "repeat")
+    warmup = check.flag(warmup, "warmup")
     best = float("inf")
     with one_thread():
         if warmup:
@@ -87,10 +104,14 @@ SAMPLERS = {"DDIM": ddim_sample, "strided DDPM": strided_ddpm_sample}
 def time_sampler(
     sampler: str, model: Model, schedule: Schedule, num_steps: int, shape: tuple[int, ...], repeat: int = 3
 ) -> float:
-    """Seconds per image to sample a batch of ``shape`` with ``num_steps`` steps (best of ``repeat``, one thread)."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler = {sampler!r} is not one of {tuple(SAMPLERS)}")
-    fn = SAMPLERS[sampler]
+    """Seconds per image to sample a batch of ``shape`` with ``num_steps`` steps (best of ``repeat``, one thread).
+
+    Args:
+        sampler: ``"DDIM"`` or ``"strided DDPM"``; the other arguments as the sampler takes them.
+    """
+    fn = SAMPLERS[check.choice(sampler, "sampler", tuple(SAMPLERS))]
+    shape = check.shape(shape)
+    repeat = check.count(repeat, "repeat")
     batch = shape[0] if len(shape) == 4 else 1
     run = lambda: fn(model, schedule, num_steps=num_steps, shape=shape, generator=torch.Generator().manual_seed(0))  # noqa: E731
     return seconds(run, repeat, warmup=False) / batch
@@ -113,6 +134,18 @@ def cost_curves(
         ``(per_call, per_sample)``: seconds per model call, and seconds per sample for each
         measured step count (a prefix of ``steps``).
     """
+    if not isinstance(models, dict) or not models:
+        raise TypeError(f"models must be a non-empty dict name -> (model, shape), got {check.describe(models)}")
+    check.schedule(schedule)
+    steps = check.timesteps(steps, 1, schedule.T, "steps")
+    if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
+        raise ValueError(f"steps = {steps} must be a non-empty increasing list of step counts")
+    budget_s = check.positive(budget_s, "budget_s", ": a time in seconds")
+    for name, entry in models.items():
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            raise TypeError(f"models[{name!r}] must be a pair (model, shape), got {check.describe(entry)}")
+        check.callable_model(entry[0], f"models[{name!r}][0]")
+        check.shape(entry[1], f"models[{name!r}][1]")
     per_call, per_sample = {}, {}
     for name, (model, shape) in models.items():
         x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
@@ -124,6 +157,7 @@ def cost_curves(
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
     """Run ``fn()`` once on one thread; return its result and the seconds it took."""
+    _callable(fn)
     with one_thread():
         t0 = time.perf_counter()
         result = fn()
@@ -134,6 +168,11 @@ def cost_table(per_call: dict[str, float], per_sample: dict[str, list[float]], s
     """A table of each model's cost per call and for the most steps measured, next to the prediction."""
     from .chapter_helpers import Table
 
+    for name, times in per_sample.items():
+        if name not in per_call or not 1 <= len(times) <= len(steps):
+            raise ValueError(
+                f"per_sample[{name!r}] needs a per_call entry and 1..{len(steps)} times, one per step count"
+            )
     rows = []
     for name, times in per_sample.items():
         n = steps[len(times) - 1]

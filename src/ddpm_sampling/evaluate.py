@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_finite, check_image
+from . import _checks as check
 from .data import CLASS_NAMES
 from .models import Model
 from .schedule import Schedule
@@ -41,24 +41,34 @@ SATURATION_MARGIN = 0.1
 @torch.no_grad()
 def classifier_features(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
     """The classifier's penultimate features of ``images`` (N, 1, 28, 28): (N, 128) float64."""
-    check_image(images, "images")
+    _read_classifier_call(classifier, images, batch_size)
     return torch.cat([classifier.features(x).double() for x in images.split(batch_size)])
 
 
 @torch.no_grad()
 def classify(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
     """The classifier's label for each image, (N,) long."""
-    check_image(images, "images")
+    _read_classifier_call(classifier, images, batch_size)
     return torch.cat([classifier(x).argmax(1) for x in images.split(batch_size)])
+
+
+def _read_classifier_call(classifier: object, images: object, batch_size: object = 1) -> None:
+    """A classifier with ``features`` (see :func:`~ddpm_sampling.load_classifier`) and a batch of its images."""
+    if not isinstance(classifier, nn.Module) or not callable(getattr(classifier, "features", None)):
+        raise TypeError(f"classifier must be the book's Classifier (load_classifier), got {check.describe(classifier)}")
+    check.image(images, "images")
+    if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+        raise ValueError(f"images must be a batch (N, 1, 28, 28), got shape {tuple(images.shape)}")
+    check.count(batch_size, "batch_size")
 
 
 def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean (D,) and covariance (D, D) of features (N, D), in float64 (N >= 2)."""
-    check_finite(features, "features")
+    check.finite(features, "features")
     if features.dim() != 2 or features.shape[0] < 2:
         raise ValueError(f"features must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
     f = features.double()
-    return f.mean(0), torch.cov(f.T)
+    return f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])  # cov gives a 0-d tensor for D = 1
 
 
 def _sqrt_psd(m: Tensor) -> Tensor:
@@ -76,8 +86,10 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
     This is the quantity FID reports. The symmetric form under the trace has the same
     trace as :math:`(\Sigma_1\Sigma_2)^{1/2}` and needs only symmetric eigendecompositions.
     """
+    for x, name in ((mu1, "mu1"), (sigma1, "sigma1"), (mu2, "mu2"), (sigma2, "sigma2")):
+        check.finite(x, name)
     mu1, mu2, sigma1, sigma2 = (x.double() for x in (mu1, mu2, sigma1, sigma2))
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
+    if mu1.dim() != 1 or mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
         raise ValueError(
             f"the means must be (D,) and the covariances (D, D) of one D, got {tuple(mu1.shape)}, "
             f"{tuple(sigma1.shape)}, {tuple(mu2.shape)}, {tuple(sigma2.shape)}"
@@ -89,7 +101,19 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
 
 
 def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
-    """The Frechet distance between two sets of features, (N, D) and (M, D), each seen as a Gaussian."""
+    """The Frechet distance between two sets of features, (N, D) and (M, D), each seen as a Gaussian.
+
+    Both are floating tensors of finite values, N and M >= 2; their dtypes may differ (float64 inside).
+    """
+    for features, name in ((features_a, "features_a"), (features_b, "features_b")):
+        check.finite(features, name)
+        if features.dim() != 2 or features.shape[0] < 2:
+            raise ValueError(f"{name} must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"features_a and features_b must be (N, D) and (M, D) of one D, got {tuple(features_a.shape)} "
+            f"and {tuple(features_b.shape)}"
+        )
     return frechet_distance_gaussians(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
 
 
@@ -97,15 +121,30 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
 
 
 def class_shares(labels: Tensor, num_classes: int = len(CLASS_NAMES)) -> Tensor:
-    """The fraction of ``labels`` (N,) in each class, (num_classes,) float64, summing to 1."""
-    if labels.dim() != 1 or labels.numel() == 0 or labels.dtype.is_floating_point:
+    """The fraction of ``labels`` (N,) in each class, (num_classes,) float64, summing to 1.
+
+    ``labels`` is a non-empty (N,) tensor of a signed integer dtype with values in 0..num_classes - 1.
+    """
+    num_classes = check.count(num_classes, "num_classes")
+    if not isinstance(labels, Tensor) or labels.dtype not in check.SIGNED_INTEGERS:
+        raise TypeError(f"labels must be a tensor of a signed integer dtype, got {check.describe(labels)}")
+    if labels.dim() != 1 or labels.numel() == 0:
         raise ValueError(f"labels must be a non-empty (N,) integer tensor, got {labels.dtype} {tuple(labels.shape)}")
+    outside = (labels < 0) | (labels >= num_classes)
+    if bool(outside.any()):
+        raise ValueError(f"labels holds {int(labels[outside][0])}, outside the valid range 0..{num_classes - 1}")
     return torch.bincount(labels, minlength=num_classes).double() / labels.numel()
 
 
 def saturated(images: Tensor, margin: float = SATURATION_MARGIN) -> Tensor:
-    """For each image (B, C, H, W), the fraction of its pixels outside [-1 - margin, 1 + margin], (B,)."""
-    check_image(images, "images")
+    """For each image (B, C, H, W), the fraction of its pixels outside [-1 - margin, 1 + margin], (B,).
+
+    ``margin`` is a finite real number >= 0.
+    """
+    check.image(images, "images")
+    if images.dim() != 4:
+        raise ValueError(f"images must be a batch (B, C, H, W), got shape {tuple(images.shape)}")
+    margin = check.std(margin, "margin", ": a distance beyond the data range")
     return (images.abs() > 1 + margin).flatten(1).double().mean(1)
 
 
@@ -120,11 +159,15 @@ def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tupl
     Returns:
         ``(index, rms)``: (B,) long and (B,) float64.
     """
-    check_image(samples, "samples")
-    check_finite(data, "data")
+    check.image(samples, "samples")
+    check.image(data, "data")
+    chunk = check.count(chunk, "chunk")
+    if samples.dim() != 4 or data.dim() != 4 or samples.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size; both must be "
+            "batches (B, C, H, W) and (N, C, H, W) of one C, H, W"
+        )
     x = samples.reshape(samples.shape[0], -1).double()
-    if data[0].numel() != x.shape[1] or data.dim() != samples.dim():
-        raise ValueError(f"samples {tuple(samples.shape)} and data {tuple(data.shape)} differ in image size")
     x_sq = (x * x).sum(1, keepdim=True)
     best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(x.shape[0], dtype=torch.long)
@@ -151,12 +194,20 @@ def noise_prediction_error(
     Returns:
         ``(eps_rms, x0_rms)``: two (len(timesteps),) float64 tensors.
     """
-    check_image(images, "images")
+    check.callable_model(model)
+    check.schedule(schedule)
+    check.image(images, "images")
+    timesteps = check.timesteps(timesteps, 1, schedule.T, "timesteps")
+    if not timesteps:
+        raise ValueError("timesteps is empty; give at least one timestep in 1..T")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {check.describe(generator)}")
     eps_rms, x0_rms = [], []
     for t in timesteps:
         eps = torch.randn(images.shape, generator=generator)
         x_t = _q_sample(images, t, eps, schedule)
         eps_hat = model(x_t, t)
+        check.model_output(eps_hat, x_t, t)
         eps_rms.append((eps_hat - eps).double().pow(2).mean().sqrt())
         x0_rms.append((_predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
     return torch.stack(eps_rms), torch.stack(x0_rms)
@@ -182,9 +233,14 @@ def sample_point(
     """The ``n`` samples of one point of the quality table: ``sampler`` ("DDPM", "DDIM" or "strided DDPM")
     with ``steps`` steps. The start x_T comes from ``seed`` and the fresh noise from ``seed + 1``, so
     every point of one seed starts from the same x_T."""
-    from .fast import ddim_sample, strided_ddpm_sample
+    from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
+    check.callable_model(model)
+    check.schedule(schedule)
+    sampler = check.choice(sampler, "sampler", ("DDPM", "DDIM", "strided DDPM"))
+    steps, n = check.count(steps, "steps"), check.count(n, "n")
+    seed = check.count(seed, "seed", 0, 2**64 - 2)
     x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
     noise = torch.Generator().manual_seed(seed + 1)
     if sampler == "DDPM":
@@ -214,7 +270,11 @@ def what_survives(
     """
     from .samplers import ddpm_sample
 
-    g = torch.Generator().manual_seed(seed)
+    check.callable_model(model)
+    check.schedule(schedule)
+    _read_classifier_call(classifier, images)
+    start_t = check.count(start_t, "start_t", 1, schedule.T)
+    g = torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
     x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
     x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
     same = classify(classifier, x0) == classify(classifier, images)
@@ -244,24 +304,65 @@ def load_evaluation(folder: Path | None = None) -> dict:
     return json.loads(evaluation_path(folder).read_text())
 
 
+class OnDevice(nn.Module):
+    """Run ``model`` on ``device`` while the sampler around it stays on the CPU.
+
+    Inputs go to the device and predictions come back, so every random draw of a sampler is
+    made by the same CPU generators on any machine, and one seed means the same samples
+    (up to floating-point rounding) on a CPU and a GPU.
+    """
+
+    def __init__(self, model: nn.Module, device: str | torch.device) -> None:
+        super().__init__()
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+
+    def forward(self, x: Tensor, t) -> Tensor:
+        t = t.to(self.device) if isinstance(t, Tensor) else t
+        return self.model(x.to(self.device), t).to(x.device)
+
+
+def describe_device(device: str | torch.device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        threads = torch.get_num_threads()
+        return f"{torch.cuda.get_device_name(device)} for the network, cpu ({threads} threads) for the rest"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
 def evaluate(
     n: int,
     steps: list[int],
     seed: int,
     log: Callable[[str], None],
     weights: Path | None = None,
-    n_survive: int = 100,
+    n_unclipped: int = 1000,
+    n_survive: int = 256,
     survive_from: tuple[int, ...] = (100, 200, 300, 400, 500, 600, 700, 800, 900),
+    device: str = "cpu",
 ) -> dict:
-    """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`)
-    and, for ``n_survive`` test images, what survives of them from each start in ``survive_from``
-    (see :func:`what_survives`)."""
+    """Compute the quality table: the real-data baseline, every sampler point (see :func:`sample_point`;
+    ``n`` samples each, ``n_unclipped`` for DDPM without clipping, whose only figure is the
+    share that saturates) and, for ``n_survive`` test images, what survives of them from each
+    start in ``survive_from`` (see :func:`what_survives`). The U-Net runs on ``device``; the
+    samplers, the classifier and every random draw stay on the CPU (see :class:`OnDevice`)."""
     from .pretrained import load_classifier, load_pretrained, training_record
     from .schedule import cosine_schedule
     from .train import training_tensors
 
+    n, seed, n_survive = (
+        check.count(n, "n", 2),
+        check.count(seed, "seed", 0, 2**64 - 2),
+        check.count(n_survive, "n_survive"),
+    )
+    steps = check.timesteps(steps, 1, 1000, "steps")
+    survive_from = check.timesteps(survive_from, 1, 1000, "survive_from")
+    if not callable(log):
+        raise TypeError(f"log must be callable as log(message), got {check.describe(log)}")
     t_start = time.perf_counter()
     model, classifier, schedule = load_pretrained(weights), load_classifier(weights), cosine_schedule()
+    if torch.device(device).type != "cpu":
+        model = OnDevice(model, device)
     reference = test_reference(classifier)
     train_images, _ = training_tensors(train=True)
     test_images, _ = training_tensors(train=False)
@@ -275,8 +376,9 @@ def evaluate(
     plan += [(name, s, True) for name in ("DDIM", "strided DDPM") for s in steps]
     for sampler, s, clip in plan:
         t0 = time.perf_counter()
-        x0 = sample_point(model, schedule, sampler, s, n, seed, clip_x0=clip)
-        point = {"sampler": sampler, "steps": s, "clip_x0": clip, **quality(x0, classifier, reference)}
+        size = n if clip else n_unclipped
+        x0 = sample_point(model, schedule, sampler, s, size, seed, clip_x0=clip)
+        point = {"sampler": sampler, "steps": s, "clip_x0": clip, "n": size, **quality(x0, classifier, reference)}
         if sampler == "DDPM" and clip:
             point["nearest_median"] = float(nearest_training(x0, train_images)[1].median())
         point["seconds"] = round(time.perf_counter() - t0, 1)
@@ -298,7 +400,7 @@ def evaluate(
         "weights_sha256": {name: training_record(name, weights)["sha256"] for name in ("unet", "classifier")},
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device": f"cpu ({torch.get_num_threads()} threads)",
+        "device": describe_device(device),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": round(time.perf_counter() - t_start, 1),
         "real_data": baseline,
@@ -312,16 +414,29 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
-    parser.add_argument("--n-survive", type=int, default=100, help="test images per start of the survival curve")
+    parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200, 500])
+    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping")
+    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
     parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
+    parser.add_argument("--device", default="cpu", help="where the U-Net runs, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
     if args.n < 2:
         parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
+    if torch.device(args.device).type == "cuda":
+        # full float32 matmuls and convolutions, so that a GPU's table matches a CPU's to rounding
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     table = evaluate(
-        args.n, args.steps, args.seed, lambda msg: print(msg, file=sys.stderr, flush=True), args.weights, args.n_survive
+        args.n,
+        args.steps,
+        args.seed,
+        lambda msg: print(msg, file=sys.stderr, flush=True),
+        args.weights,
+        args.n_unclipped,
+        args.n_survive,
+        device=args.device,
     )
     path = evaluation_path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

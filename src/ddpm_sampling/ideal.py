@@ -19,10 +19,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_timestep, check_finite, check_timestep
+from . import _checks as check
 from .samplers import ddpm_sample
 from .schedule import Schedule
-from .steps import Generators, Variance
+from .steps import Generators, Variance, _predict_eps
 
 
 class IdealPrediction(NamedTuple):
@@ -34,71 +34,81 @@ class IdealPrediction(NamedTuple):
 
 
 class IdealDenoiser:
-    """Callable as ``model(x_t, t) -> eps``, like the oracles; see :func:`~ddpm_sampling.ideal_denoiser`."""
+    """Callable as ``model(x_t, t) -> eps``, like the oracles; see :func:`~ddpm_sampling.ideal_denoiser`.
+
+    Every method takes ``x_t`` (C, H, W) or (B, C, H, W) with the training images' C, H, W, of
+    any floating dtype, and ``t`` an int in 1..T or a (B,) tensor of a signed integer dtype.
+    It computes in float64 and returns ``eps`` and ``x0_hat`` in ``x_t``'s dtype. Like every model,
+    it reads x_t's type and shape, not each value (it runs at every step of a sampler).
+    """
 
     def __init__(self, data: Tensor, schedule: Schedule):
-        check_finite(data, "data")
-        if data.dim() != 4 or data.shape[0] < 1:
-            raise ValueError(f"data must have shape (N, C, H, W) with N >= 1, got {tuple(data.shape)}")
+        check.finite(data, "data")
+        if data.dim() != 4 or min(data.shape) < 1:
+            raise ValueError(
+                f"data must have shape (N, C, H, W) with N >= 1 and no empty dimension, got {tuple(data.shape)}"
+            )
+        check.schedule(schedule)
         self.schedule = schedule
         self.image_shape = tuple(data.shape[1:])
-        self.y = data.detach().reshape(data.shape[0], -1).to(torch.float64).contiguous()  # (N, D)
-        self.y_sq = (self.y * self.y).sum(1)  # (N,) ||y_i||^2
+        # a float64 copy (.to alone would share a float64 caller's memory), flattened: (N, D)
+        self.images = data.detach().to(torch.float64, copy=True).reshape(data.shape[0], -1)
+        self.images_sq = (self.images * self.images).sum(1)  # (N,) ||y_i||^2
         # \sqrt{\bar\alpha_t} and 1 - \bar\alpha_t in float64; 1 - alpha_bar comes from its stored
         # square root, which keeps full relative precision near t = 1 where alpha_bar is ~1.
-        self.c = schedule.sqrt_alpha_bar.to(torch.float64)
-        self.v = schedule.sqrt_one_minus_alpha_bar.to(torch.float64) ** 2
+        self.sqrt_alpha_bar = schedule.sqrt_alpha_bar.to(torch.float64)
+        self.one_minus_alpha_bar = schedule.sqrt_one_minus_alpha_bar.to(torch.float64) ** 2
 
     @property
     def N(self) -> int:
-        return self.y.shape[0]
+        return self.images.shape[0]
 
-    def _check(self, x_t: Tensor, t: int | Tensor) -> None:
-        if tuple(x_t.shape[-3:]) != self.image_shape or x_t.dim() not in (3, 4):
+    def _read(self, x_t: Tensor, t: object) -> int | Tensor:
+        """Read ``x_t`` and ``t``; return t as an int or a (B,) long tensor."""
+        t = check.timestep(t, 1, self.schedule.T)
+        check.tensor(x_t, "x_t")
+        if x_t.dim() not in (3, 4) or tuple(x_t.shape[-3:]) != self.image_shape or x_t.numel() == 0:
             raise ValueError(
                 f"x_t has shape {tuple(x_t.shape)}; the training images are {self.image_shape}, "
                 "so x_t must be (C, H, W) or (B, C, H, W) with those C, H, W"
             )
-        if isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= self.schedule.T:
-            return  # the sampling loop's case, kept cheap
-        check_timestep(t, 1, self.schedule.T)
-        check_batch_timestep(t, x_t)
+        check.batch_timestep(t, x_t)
+        return t
 
-    def _coefs(self, t: int | Tensor, batch: int) -> tuple[Tensor, Tensor]:
+    def _columns(self, t: int | Tensor, batch: int) -> tuple[Tensor, Tensor]:
         """(B, 1) float64 columns of sqrt(alpha_bar_t) and 1 - alpha_bar_t."""
-        if isinstance(t, Tensor) and t.dim() == 1:
-            return self.c[t].view(-1, 1), self.v[t].view(-1, 1)
-        return self.c[int(t)].expand(batch, 1), self.v[int(t)].expand(batch, 1)
+        if isinstance(t, Tensor):
+            t = t.to(self.sqrt_alpha_bar.device)
+            return self.sqrt_alpha_bar[t].view(-1, 1), self.one_minus_alpha_bar[t].view(-1, 1)
+        return self.sqrt_alpha_bar[t].expand(batch, 1), self.one_minus_alpha_bar[t].expand(batch, 1)
 
-    def logits(self, x_t: Tensor, t: int | Tensor) -> Tensor:
-        """The unnormalised log-weights, (B, N) float64 (or (N,) for one image)."""
-        self._check(x_t, t)
-        x = x_t.detach().reshape(-1, self.y.shape[1]).to(torch.float64)  # (B, D)
-        c, v = self._coefs(t, x.shape[0])
+    def _logits(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        x = x_t.detach().reshape(-1, self.images.shape[1]).to(torch.float64)  # (B, D)
+        c, v = self._columns(t, x.shape[0])
         # ||x - c y||^2 = ||x||^2 - 2c x.y + c^2 ||y||^2: one matmul, memory O(B x N).
         # Rounding can make a true zero slightly negative; a squared distance is >= 0.
-        d2 = (x * x).sum(1, keepdim=True) - 2 * c * (x @ self.y.T) + c * c * self.y_sq
+        d2 = (x * x).sum(1, keepdim=True) - 2 * c * (x @ self.images.T) + c * c * self.images_sq
         logits = -d2.clamp_min(0) / (2 * v)
         return logits if x_t.dim() == 4 else logits[0]
 
+    def logits(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        """The unnormalised log-weights, (B, N) float64 (or (N,) for one image)."""
+        return self._logits(x_t, self._read(x_t, t))
+
     def predict(self, x_t: Tensor, t: int | Tensor) -> IdealPrediction:
         """eps, x0_hat and the weights at once (one matmul for the weights, one for x0_hat)."""
-        batched = x_t.dim() == 4
-        w = torch.softmax(self.logits(x_t, t), dim=-1)  # log-sum-exp inside: stable at every t
-        w2 = w if batched else w[None]
-        x0 = w2 @ self.y  # (B, D) float64
-        x = x_t.detach().reshape(x0.shape).to(torch.float64)
-        c, v = self._coefs(t, x.shape[0])
-        eps = (x - c * x0) / v.sqrt()  # the forward formula solved for the noise
-        shape = x_t.shape
-        return IdealPrediction(eps.to(x_t.dtype).reshape(shape), x0.to(x_t.dtype).reshape(shape), w)
+        t = self._read(x_t, t)
+        w = torch.softmax(self._logits(x_t, t), dim=-1)  # log-sum-exp inside: stable at every t
+        x0 = ((w if x_t.dim() == 4 else w[None]) @ self.images).reshape(x_t.shape)  # float64
+        eps = _predict_eps(x_t.detach().to(torch.float64), t, x0, self.schedule)  # in float64 too
+        return IdealPrediction(eps.to(x_t.dtype), x0.to(x_t.dtype), w)
 
     def weights(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         """The posterior weight of each training image, (B, N) float64 (or (N,)); rows sum to 1."""
         return torch.softmax(self.logits(x_t, t), dim=-1)
 
     def predict_x0(self, x_t: Tensor, t: int | Tensor) -> Tensor:
-        """E[x_0 | x_t], the weighted mean of the training images, shape of ``x_t``."""
+        """E[x_0 | x_t], the weighted mean of the training images, shape and dtype of ``x_t``."""
         return self.predict(x_t, t).x0_hat
 
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
@@ -113,7 +123,8 @@ def ideal_denoiser(data: Tensor, schedule: Schedule) -> IdealDenoiser:
 
     Also offers ``.weights(x_t, t)`` (B, N), ``.predict_x0(x_t, t)`` and ``.predict(x_t, t)``
     for all three at once. Computed in float64 with log-sum-exp, so it is finite at every
-    t in 1..T, including t = 1 where 1 - alpha_bar_t is tiny.
+    t in 1..T, including t = 1 where 1 - alpha_bar_t is tiny. It keeps a float64 copy of ``data``:
+    a later in-place edit of ``data`` does not reach it.
     """
     return IdealDenoiser(data, schedule)
 
@@ -136,7 +147,18 @@ def sample_with_trace(
     variance: Variance = "beta",
 ) -> Trace:
     """Run :func:`~ddpm_sampling.ddpm_sample` with the ideal denoiser and record, at each t, which training
-    image carries the most weight. Same samples as ``ddpm_sample`` with the same generator."""
+    image carries the most weight. Same samples as ``ddpm_sample`` with the same generator.
+
+    Args:
+        denoiser: an :class:`IdealDenoiser`.
+        shape: (C, H, W) or (B, C, H, W) with the training images' C, H, W; the other arguments
+            as in :func:`~ddpm_sampling.ddpm_sample`.
+    """
+    if not isinstance(denoiser, IdealDenoiser):
+        raise TypeError(f"denoiser must be an IdealDenoiser (from ideal_denoiser), got {check.describe(denoiser)}")
+    shape = check.shape(shape)
+    if shape[-3:] != denoiser.image_shape:
+        raise ValueError(f"shape = {shape} does not end in the training images' shape {denoiser.image_shape}")
     T = denoiser.schedule.T
     batch = shape[0] if len(shape) == 4 else 1
     top_index = torch.full((T + 1, batch), -1, dtype=torch.long)
@@ -162,16 +184,20 @@ def decided_at(labels: Tensor) -> Tensor:
     """For each sample, the largest t from which on (down to t = 1) ``labels[t]`` no longer changes.
 
     Args:
-        labels: (T + 1, B) integer labels per timestep (row 0 is ignored).
+        labels: (T + 1, B) labels per timestep, a tensor of an integer (or bool) dtype, T >= 1
+            (row 0 is ignored).
 
     Returns:
-        For each sample, as a (B,) integer tensor, the t such that labels[s] == labels[1] for
+        For each sample, as a (B,) long tensor, the t such that labels[s] == labels[1] for
         every s in 1..t while labels[t + 1] differs (T if the label never changes).
     """
+    if not isinstance(labels, Tensor) or labels.dtype.is_floating_point or labels.dtype.is_complex:
+        raise TypeError(f"labels must be a tensor of integer labels, got {check.describe(labels)}")
+    if labels.dim() != 2 or labels.shape[0] < 2:
+        raise ValueError(f"labels must have shape (T + 1, B) with T >= 1, got {tuple(labels.shape)}")
     lab = labels[1:]  # (T, B), row k is t = k + 1
-    same = lab == lab[0]
-    # first row (counting up from t = 1) where the label differs; all-same -> T
-    differs = ~same
+    differs = lab != lab[0]
     T = lab.shape[0]
-    first_diff = torch.where(differs.any(0), differs.float().argmax(0), torch.full_like(lab[0], T))
+    # first row (counting up from t = 1) where the label differs; all-same -> T
+    first_diff = torch.where(differs.any(0), differs.float().argmax(0), torch.tensor(T))
     return first_diff  # the row index of the first change equals the last unchanged t

@@ -1,20 +1,24 @@
 r"""Stand-ins for a trained network: anything callable as ``model(x_t, t) -> eps``.
 
 A model takes noisy images x_t, (C, H, W) or (B, C, H, W), and an int timestep in
-1..T (or a (B,) tensor of them) and returns its noise prediction, same shape as x_t.
+1..T (or a (B,) integer tensor of them) and returns its noise prediction, a tensor of
+x_t's shape, dtype and device. The samplers check that much of every prediction.
+
+A model runs at every step of a sampler, so the models here read their arguments cheaply: the
+types, shapes and timestep range, not every value of x_t (a non-finite x_t gives a non-finite
+prediction, which the sampler reports at its end).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_timestep, check_image, check_timestep
+from . import _checks as check
 from .schedule import Schedule
-from .steps import Generators, _predict_eps, check_generator, randn_like_batch
+from .steps import Generators, _predict_eps, _randn_like
 
 Model = Callable[[Tensor, int | Tensor], Tensor]
 
@@ -23,26 +27,47 @@ class TargetOracle:
     r"""The lesson's oracle: it knows the clean image and returns the noise that explains x_t.
 
     :math:`\epsilon = (x_t - \sqrt{\bar\alpha_t}\,x_\text{target}) / \sqrt{1 - \bar\alpha_t}`,
-    the forward formula solved for the noise. It reconstructs ``x_target``; it does
-    not generate anything new.
+    the forward formula solved for the noise (:func:`~ddpm_sampling.predict_eps`). It reconstructs
+    ``x_target``; it does not generate anything new.
+
+    Call it with ``x_t`` of ``x_target``'s shape, or with a batch (B, C, H, W) when ``x_target`` is
+    one image (C, H, W); ``t`` as in :func:`~ddpm_sampling.reverse_step`. The prediction has
+    ``x_t``'s dtype (computed in the wider of ``x_t``'s and ``x_target``'s dtypes).
     """
 
     def __init__(self, x_target: Tensor, schedule: Schedule):
-        check_image(x_target, "x_target")
-        self.x_target = x_target.clone()
+        check.image(x_target, "x_target")
+        check.schedule(schedule)
+        self.x_target = x_target.detach().clone()
         self.schedule = schedule
 
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
-        if isinstance(t, int) and not 1 <= t <= self.schedule.T:  # cheap, once per call
-            check_timestep(t, 1, self.schedule.T)
-        return _predict_eps(x_t, t, self.x_target, self.schedule)
+        t = check.timestep(t, 1, self.schedule.T)
+        check.tensor(x_t, "x_t")
+        target = self.x_target.shape
+        if x_t.shape != target and (len(target) != 3 or x_t.dim() != 4 or x_t.shape[1:] != target):
+            raise ValueError(
+                f"x_t has shape {tuple(x_t.shape)}; the oracle's target is {tuple(target)}, so x_t must have "
+                f"that shape{' or be a batch of such images' if len(target) == 3 else ''}"
+            )
+        check.batch_timestep(t, x_t)
+        if x_t.device != self.x_target.device:
+            raise ValueError(f"x_t is on {x_t.device} but the oracle's target on {self.x_target.device}")
+        eps = _predict_eps(x_t, t, self.x_target, self.schedule)
+        return eps if eps.dtype == x_t.dtype else eps.to(x_t.dtype)  # .to costs even when it does nothing
 
     def __repr__(self) -> str:
         return f"TargetOracle(x_target of shape {tuple(self.x_target.shape)}, T={self.schedule.T})"
 
 
 def target_oracle(x_target: Tensor, schedule: Schedule) -> TargetOracle:
-    """A model that predicts the exact noise for reaching ``x_target`` ((C, H, W) or (B, C, H, W))."""
+    """A model that predicts the exact noise for reaching ``x_target``.
+
+    Args:
+        x_target: the clean image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
+            The oracle keeps its own copy: a later in-place edit of ``x_target`` does not reach it.
+        schedule: the noise schedule.
+    """
     return TargetOracle(x_target, schedule)
 
 
@@ -50,17 +75,22 @@ class NoisyModel:
     """Wraps a model and adds Gaussian error of standard deviation ``level`` to each prediction."""
 
     def __init__(self, model: Model, level: float, generator: Generators = None):
-        if not callable(model):
-            raise ValueError(f"model must be callable as model(x_t, t), got {type(model).__name__}")
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not (math.isfinite(level) and level >= 0):
-            raise ValueError(f"level = {level!r} is outside the valid range [0, inf): it is a standard deviation")
-        self.model, self.level, self.generator = model, float(level), generator
+        check.callable_model(model)
+        self.level = check.std(level, "level")
+        if isinstance(generator, (list, tuple)):
+            check.generator(generator, torch.empty(len(generator), 1, 1, 1))
+            generator = list(generator)
+        else:
+            check.generator(generator, torch.empty(1, 1, 1))
+        self.model, self.generator = model, generator
 
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        check.tensor(x_t, "x_t")
         eps = self.model(x_t, t)
-        if isinstance(self.generator, (list, tuple)):  # one generator per image: the batch must match
-            check_generator(self.generator, eps)
-        return eps + self.level * randn_like_batch(eps, self.generator)
+        check.model_output(eps, x_t, t)
+        if isinstance(self.generator, list):  # one generator per image: the batch must match
+            check.generator(self.generator, eps)
+        return eps + self.level * _randn_like(eps, self.generator)
 
     def __repr__(self) -> str:
         return f"NoisyModel({self.model!r}, level={self.level})"
@@ -70,22 +100,8 @@ def noisy_model(model: Model, level: float, generator: Generators = None) -> Noi
     """An imperfect model: ``model``'s prediction plus ``level`` times standard normal noise.
 
     Args:
-        model: any ``model(x_t, t) -> eps``.
-        level: the standard deviation of the added error, >= 0.
-        generator: the ``torch.Generator`` the error is drawn from (or one per image).
+        model: any ``model(x_t, t) -> eps``; its predictions are checked like a sampler's.
+        level: the standard deviation of the added error, a finite real number >= 0.
+        generator: the ``torch.Generator`` the error is drawn from (or a list, one per image).
     """
-    if isinstance(generator, (list, tuple)):
-        check_generator(generator, torch.empty(len(generator), 1, 1, 1))
-    else:
-        check_generator(generator, torch.empty(1, 1, 1))
     return NoisyModel(model, level, generator)
-
-
-def check_model_output(eps: Tensor, x_t: Tensor, t: int | Tensor) -> None:
-    """Raise ``ValueError`` if a model's prediction cannot be used for x_t."""
-    check_batch_timestep(t, x_t)
-    if not isinstance(eps, Tensor) or eps.shape != x_t.shape:
-        shape = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
-        raise ValueError(f"the model returned {shape} at t = {t}; it must return a tensor of shape {tuple(x_t.shape)}")
-    if eps.dtype != x_t.dtype:
-        raise TypeError(f"the model returned dtype {eps.dtype} at t = {t}; it must return x_t's dtype, {x_t.dtype}")

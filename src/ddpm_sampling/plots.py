@@ -318,7 +318,21 @@ def trajectory_animation(
     # matplotlib links Font Awesome from a CDN for the button icons; the site ships its own copy
     # (the theme's), and a page that reaches off its host is not complete offline
     out = re.sub(r"<link[^>]*font-awesome[^>]*>\n?", "", out)
-    return re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m[1]}" alt="{html.escape(alt)}">', out)
+    out = re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m[1]}" alt="{html.escape(alt)}">', out)
+    # the frame slider has no label of its own (a screen reader announces a bare "slider")
+    out = re.sub(r'(<input id="_anim_slider\w+" type="range" class="anim-slider")', r'\1 aria-label="Frame"', out)
+    # matplotlib draws the slider 374 pixels wide: on a narrow screen (a phone) it, the
+    # frame and the buttons shrink to the column instead of widening the page
+    return out + _ANIMATION_FITS
+
+
+_ANIMATION_FITS = """
+<style>
+.animation { max-width: 100%; }
+.animation img { max-width: 100%; height: auto; }
+input[type=range].anim-slider { max-width: 100%; }
+</style>
+"""
 
 
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:

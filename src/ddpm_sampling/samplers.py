@@ -2,31 +2,32 @@
 
 A sampler is a list of reverse steps. Each step asks the model once, at its timestep t, and
 moves x from t to an earlier time. :func:`reverse_chain` runs such a list and yields x after
-every step; :func:`ddpm_sample` here and the fewer-step samplers of :mod:`ddpm_sampling.fast`
+every step; :func:`ddpm_sample` here and the fewer-step samplers of :mod:`ddpm_sampling.respacing`
 only say which steps to take. Sampling never builds an autograd graph: the chain runs
 under ``torch.no_grad()``, so a network with trainable parameters keeps no step's graph alive.
+
+Every sampler reads its arguments once, before the first step; then each model output is checked
+for its type, shape, dtype and device (cheap: no value is read), and the result for finite values.
+An exception raised by the model itself passes through unchanged, with a note of the step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from ._checks import check_image, check_timestep
-from .models import Model, check_model_output
+from . import _checks as check
+from .models import Model
 from .schedule import Schedule
-from .steps import (
-    Generators,
-    Variance,
-    _clip_eps,
-    _predict_x0,
-    _reverse_step,
-    check_generator,
-    check_variance,
-    randn_like_batch,
+from .steps import VARIANCES, Generators, Variance, _eps_of_clipped_x0, _predict_x0, _randn_like, _reverse_step
+
+#: What a non-finite sample says about its cause.
+DIVERGED = (
+    "the chain diverged; check the model's predictions and the schedule (an unclipped one, max_beta=None, "
+    "scales x by 1/sqrt(alpha_T), about 1e16, in its first step)"
 )
 
 
@@ -38,6 +39,29 @@ class ReverseStep(NamedTuple):
     update: Callable[[Tensor, Tensor], Tensor]
 
 
+def _ask(model: Model, x: Tensor, t: int) -> Tensor:
+    """The model's prediction at (x, t), checked for its shape and dtype; its own exceptions get a note."""
+    try:
+        eps = model(x, t)
+    except Exception as err:
+        err.add_note(f"(raised by the model, called at t = {t})")
+        raise
+    check.model_output(eps, x, t)
+    return eps
+
+
+def _reverse_chain(
+    model: Model, schedule: Schedule, x: Tensor, steps: Iterable[ReverseStep], clip_x0: bool
+) -> Iterator[tuple[int, Tensor]]:
+    with torch.no_grad():
+        for step in steps:
+            eps = _ask(model, x, step.t)
+            if clip_x0:
+                eps = _eps_of_clipped_x0(x, step.t, eps, schedule)
+            x = step.update(x, eps)
+            yield step.t_next, x
+
+
 def reverse_chain(
     model: Model, schedule: Schedule, x: Tensor, steps: Iterable[ReverseStep], *, clip_x0: bool = False
 ) -> Iterator[tuple[int, Tensor]]:
@@ -46,57 +70,63 @@ def reverse_chain(
     With ``clip_x0`` the model's clean-image estimate is clipped to the data range [-1, 1]
     at every step and the noise prediction re-derived from it (diffusers' ``clip_sample``).
     Every output of the model is checked for its shape and dtype (not scanned: cheap).
+
+    Args:
+        model: ``model(x_t, t) -> eps``.
+        schedule: the noise schedule the model was trained with.
+        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values; not modified.
+        steps: :class:`ReverseStep` s, each with ``t`` an int in 1..T and ``t_next`` in 0..t - 1.
     """
-    with torch.no_grad():
-        for step in steps:
-            eps = model(x, step.t)
-            check_model_output(eps, x, step.t)
-            if clip_x0:
-                eps = _clip_eps(x, step.t, eps, schedule)
-            x = step.update(x, eps)
-            yield step.t_next, x
+    check.callable_model(model)
+    check.schedule(schedule)
+    check.image(x, "x")
+    check.flag(clip_x0, "clip_x0")
+    if not isinstance(steps, Iterable):
+        raise TypeError(f"steps must be an iterable of ReverseStep, got {check.describe(steps)}")
+
+    def read(steps: Iterable[ReverseStep]) -> Iterator[ReverseStep]:
+        for i, step in enumerate(steps):
+            if not isinstance(step, ReverseStep):
+                raise TypeError(f"steps[{i}] must be a ReverseStep, got {check.describe(step)}")
+            t = check.count(step.t, f"steps[{i}].t", 1, schedule.T)
+            t_next = check.count(step.t_next, f"steps[{i}].t_next", 0, t - 1)
+            if not callable(step.update):
+                raise TypeError(f"steps[{i}].update must be callable as update(x, eps) -> x")
+            yield ReverseStep(t, t_next, step.update)
+
+    return _reverse_chain(model, schedule, x, read(steps), clip_x0)
 
 
-def final_image(chain: Iterator[tuple[int, Tensor]]) -> Tensor:
-    """Run a :func:`reverse_chain` to its end and return the last x (keeping no other)."""
+def _last(chain: Iterator[tuple[int, Tensor]]) -> Tensor:
+    """Run a chain to its end and return the last x (keeping no other)."""
     last = None
     for _, last in chain:  # noqa: B007 - the loop keeps only the latest x
         pass
     return last
 
 
-def start_noise(
+def _starting_point(
     schedule: Schedule,
     shape: tuple[int, ...] | None,
     x_T: Tensor | None,
     start_t: int | None,
     generator: Generators,
 ) -> tuple[Tensor, int]:
-    """Check a sampler's starting point and return (x at start_t, start_t): fresh noise for
-    ``shape``, or a copy of ``x_T`` (the caller's tensor is never modified or kept)."""
+    """Read a sampler's start and return (x at start_t, start_t): fresh noise for ``shape``, or a copy
+    of ``x_T`` (the caller's tensor is never modified or kept)."""
     if (shape is None) == (x_T is None):
         raise ValueError("give exactly one of shape (to start from pure noise) or x_T (a given start)")
-    start_t = schedule.T if start_t is None else start_t
-    check_timestep(start_t, 1, schedule.T, name="start_t")
+    start_t = schedule.T if start_t is None else check.count(start_t, "start_t", 1, schedule.T)
     if x_T is None:
-        shape = tuple(shape)
-        if len(shape) not in (3, 4) or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape):
-            raise ValueError(f"shape = {shape} must be (C, H, W) or (B, C, H, W) with positive ints")
-        x = torch.empty(shape)
-        check_generator(generator, x)
-        return randn_like_batch(x, generator), start_t
-    check_image(x_T, "x_T")
-    check_generator(generator, x_T)
-    return x_T.clone(), start_t
+        x = torch.empty(check.shape(shape))
+        check.generator(generator, x)
+        return _randn_like(x, generator), start_t
+    check.image(x_T, "x_T")
+    check.generator(generator, x_T)
+    return x_T.detach().clone(), start_t
 
 
-def check_finite_result(x: Tensor) -> None:
-    """A sampler's output must be finite; a model that diverged is an error, not an image."""
-    if not torch.isfinite(x).all():
-        raise ValueError("sampling produced non-finite values; check the model's predictions and the schedule")
-
-
-def ddpm_steps(schedule: Schedule, start_t: int, generator: Generators, variance: Variance) -> Iterator[ReverseStep]:
+def _ddpm_steps(schedule: Schedule, start_t: int, generator: Generators, variance: Variance) -> Iterator[ReverseStep]:
     """Algorithm 2's steps from ``start_t`` down to 1: each one :func:`~ddpm_sampling.reverse_step`."""
     for t in range(start_t, 0, -1):
         yield ReverseStep(t, t - 1, lambda x, eps, t=t: _reverse_step(x, t, eps, schedule, None, generator, variance))
@@ -117,11 +147,13 @@ def ddpm_sample(
     """Algorithm 2 of DDPM: from x at ``start_t`` down to x_0, one reverse step at a time.
 
     Args:
-        model: ``model(x_t, t) -> eps``, called once per step with an int t.
+        model: ``model(x_t, t) -> eps``, called once per step with an int t; it must return a
+            tensor of x_t's shape, dtype and device.
         schedule: the noise schedule.
-        shape: (C, H, W) or (B, C, H, W) to start from pure noise x_T ~ N(0, I).
-        x_T: the starting image(s) instead of ``shape``; it is x at ``start_t`` and is not modified.
-        start_t: the timestep of the start, in 1..T (default T). The lesson's
+        shape: (C, H, W) or (B, C, H, W) to start from pure noise x_T ~ N(0, I), in float32.
+        x_T: the starting image(s) instead of ``shape``, a floating tensor of finite values; it is
+            x at ``start_t``, sets the dtype of the whole chain, and is not modified.
+        start_t: the timestep of the start, an int in 1..T (default T). The lesson's
             Exercise 3 starts from x_800.
         snapshot_timesteps: timesteps in 0..start_t at which to keep a copy of x.
         generator: the ``torch.Generator`` for x_T and every z, or a list of B of them
@@ -131,39 +163,49 @@ def ddpm_sample(
             the noise from it. Off by default: the loop is then exactly Algorithm 2.
 
     Returns:
-        ``(x_0, snapshots)``: x_0 has the shape of the start and ``snapshots`` maps
-        each asked timestep to x at that time.
+        ``(x_0, snapshots)``: x_0 has the shape and dtype of the start and ``snapshots`` maps
+        each asked timestep to a copy of x at that time, from the noisiest to the clean.
     """
-    x, start_t = start_noise(schedule, shape, x_T, start_t, generator)
-    check_variance(variance)
-    check_flag(clip_x0, "clip_x0")
-    wanted = set()
-    for t in snapshot_timesteps:
-        check_timestep(t, 0, start_t, name="snapshot timestep")
-        wanted.add(int(t))
+    check.callable_model(model)
+    check.schedule(schedule)
+    x, start_t = _starting_point(schedule, shape, x_T, start_t, generator)
+    check.choice(variance, "variance", VARIANCES)
+    check.flag(clip_x0, "clip_x0")
+    wanted = set(check.timesteps(snapshot_timesteps, 0, start_t, "snapshot_timesteps"))
     snapshots = {start_t: x.clone()} if start_t in wanted else {}
-    steps = ddpm_steps(schedule, start_t, generator, variance)
-    for t, x_t in reverse_chain(model, schedule, x, steps, clip_x0=clip_x0):
+    chain = _reverse_chain(model, schedule, x, _ddpm_steps(schedule, start_t, generator, variance), clip_x0)
+    for t, x_t in chain:
         if t in wanted:
             snapshots[t] = x_t.clone()
-    check_finite_result(x_t)
+    check.finite_result(x_t, "ddpm_sample's x_0", DIVERGED)
     return x_t, dict(sorted(snapshots.items(), reverse=True))
 
 
-def check_flag(value: object, name: str) -> None:
-    """Raise ``TypeError`` unless ``value`` is a bool (a truthy tensor or string is a mistake, not a yes)."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-
-
-def x0_predictions(model: Model, schedule: Schedule, snapshots: dict[int, Tensor]) -> dict[int, Tensor]:
-    """The model's one-shot estimate of x_0 from each snapshot x_t (x_0 itself at t = 0).
+def x0_predictions(model: Model, schedule: Schedule, snapshots: Mapping[int, Tensor]) -> dict[int, Tensor]:
+    """The model's one-shot estimate of x_0 from each snapshot x_t (a copy of x_0 itself at t = 0).
 
     Beneath a trajectory, these show what the sampler "aims at" at each time.
+
+    Args:
+        model: ``model(x_t, t) -> eps``.
+        schedule: the noise schedule.
+        snapshots: a dict from timesteps in 0..T to images x_t, as :func:`ddpm_sample` returns.
+
+    Returns:
+        A dict with the same keys (as ints) and order, each value a new tensor of its x_t's shape.
     """
+    check.callable_model(model)
+    check.schedule(schedule)
+    if not isinstance(snapshots, Mapping):
+        raise TypeError(f"snapshots must be a dict {{t: x_t}}, got {check.describe(snapshots)}")
     out = {}
     with torch.no_grad():
-        for t, x_t in snapshots.items():
-            check_timestep(t, 0, schedule.T, name="snapshot timestep")
-            out[t] = x_t.clone() if t == 0 else _predict_x0(x_t, t, model(x_t, t), schedule)
+        for key, x_t in snapshots.items():
+            t = check.count(key, "snapshots key", 0, schedule.T)
+            check.image(x_t, f"snapshots[{t}]")
+            if t == 0:
+                out[t] = x_t.clone()
+                continue
+            x0_hat = _predict_x0(x_t, t, _ask(model, x_t, t), schedule)
+            out[t] = check.finite_result(x0_hat, f"the x_0 estimate at t = {t}", "the model's prediction is too large")
     return out

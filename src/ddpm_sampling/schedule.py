@@ -15,7 +15,21 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._checks import check_timestep
+from . import _checks as check
+
+#: The per-timestep tensors of a :class:`Schedule`, each of shape (T + 1,).
+COEFFICIENTS = (
+    "alpha_bar",
+    "alpha",
+    "beta",
+    "sigma",
+    "beta_tilde",
+    "sigma_tilde",
+    "sqrt_alpha_bar",
+    "sqrt_one_minus_alpha_bar",
+    "scale",
+    "eps_coef",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +39,11 @@ class Schedule:
     Index 0 is the clean image: ``alpha_bar[0] = alpha[0] = 1`` and ``beta[0] = 0``.
     Build one with :func:`cosine_schedule`; the derived tensors are computed once,
     in float64, so that the sampling loop only looks them up.
+
+    The constructor keeps float32 copies of the tensors it is given (a later in-place edit of
+    those leaves the schedule as it was) and refuses, with a ``ValueError``, any tensor that is
+    not finite everywhere, and a schedule whose divisors vanish: :math:`\sqrt{\bar\alpha_t} > 0`
+    for every t, and :math:`\sqrt{1-\bar\alpha_t} > 0` for t >= 1.
     """
 
     T: int
@@ -40,44 +59,84 @@ class Schedule:
     eps_coef: Tensor  # \beta_t / \sqrt{1 - \bar\alpha_t}, the noise correction (0 at t = 0)
     max_beta: float | None = None
 
+    def __post_init__(self) -> None:
+        T = check.count(self.T, "T")
+        object.__setattr__(self, "T", T)
+        if self.max_beta is not None:
+            object.__setattr__(self, "max_beta", check.fraction(self.max_beta, "max_beta", " (or None)"))
+        for name in COEFFICIENTS:
+            value = check.tensor(getattr(self, name), name)
+            if value.shape != (T + 1,):
+                raise ValueError(f"{name} must have shape (T + 1,) = ({T + 1},), got {tuple(value.shape)}")
+            value = value.detach().to(torch.float32, copy=True)
+            _refuse_where(~torch.isfinite(value), f"{name} is not finite")
+            object.__setattr__(self, name, value)
+        _refuse_where(self.sqrt_alpha_bar <= 0, "sqrt_alpha_bar is 0: no x_0 can be estimated from x_t")
+        _refuse_where(
+            torch.cat([torch.zeros(1, dtype=torch.bool), self.sqrt_one_minus_alpha_bar[1:] <= 0]),
+            "sqrt_one_minus_alpha_bar is 0: x_t holds no noise, and predicting the noise divides by 0",
+        )
+
     @classmethod
     def from_alpha_bar(cls, alpha_bar: Tensor, max_beta: float | None = None) -> Schedule:
-        """Derive a schedule from ``alpha_bar`` (shape (T + 1,), ``alpha_bar[0] = 1``).
+        """Derive a schedule from ``alpha_bar``: a floating tensor of shape (T + 1,), ``alpha_bar[0] = 1``,
+        decreasing, with every later value in (0, 1).
 
-        With ``max_beta`` each beta_t is clipped to at most ``max_beta`` and alpha_bar
-        is recomputed as the cumulative product of (1 - beta), so that the forward
-        process and the reverse step describe the same chain.
+        With ``max_beta`` in (0, 1], each beta_t is clipped to at most ``max_beta`` (alpha_t raised to
+        at least 1 - max_beta) and alpha_bar is recomputed as the cumulative product of alpha, so that
+        the forward process and the reverse step describe the same chain. Computed in float64 whatever
+        the dtype of ``alpha_bar``; ``alpha_bar`` itself is not modified.
         """
-        ab = alpha_bar.to(torch.float64)
+        ab = check.finite(alpha_bar, "alpha_bar")
+        if ab.dim() != 1 or ab.shape[0] < 2:
+            raise ValueError(f"alpha_bar must have shape (T + 1,) with T >= 1, got {tuple(ab.shape)}")
+        if max_beta is not None:
+            max_beta = check.fraction(max_beta, "max_beta", " (or None for no clipping)")
+        ab = ab.detach().to(torch.float64)
+        if ab[0] != 1:
+            raise ValueError(f"alpha_bar[0] must be 1 (index 0 is the clean image), got {float(ab[0])!r}")
+        _refuse_where(ab <= 0, "alpha_bar is not > 0")
+        _refuse_where(torch.cat([ab.new_zeros(1, dtype=torch.bool), ab[1:] > ab[:-1]]), "alpha_bar increases")
         alpha = torch.ones_like(ab)
         alpha[1:] = ab[1:] / ab[:-1]
-        beta = 1.0 - alpha
         if max_beta is not None:
-            beta = beta.clamp(max=max_beta)
-            alpha = 1.0 - beta
+            alpha = alpha.clamp(min=1.0 - max_beta)  # beta_t = 1 - alpha_t <= max_beta
             ab = torch.cumprod(alpha, dim=0)
+        _refuse_where(
+            torch.cat([ab.new_zeros(1, dtype=torch.bool), ab[1:] >= 1]),
+            "alpha_bar is 1 after t = 0: x_t holds no noise there",
+        )
+        beta = 1.0 - alpha
         one_minus_ab = 1.0 - ab
         beta_tilde = torch.zeros_like(ab)
         beta_tilde[1:] = beta[1:] * one_minus_ab[:-1] / one_minus_ab[1:]
         eps_coef = torch.zeros_like(ab)
         eps_coef[1:] = beta[1:] / one_minus_ab[1:].sqrt()
-        tensors = dict(
-            alpha_bar=ab,
-            alpha=alpha,
-            beta=beta,
-            sigma=beta.sqrt(),
-            beta_tilde=beta_tilde,
-            sigma_tilde=beta_tilde.sqrt(),
-            sqrt_alpha_bar=ab.sqrt(),
-            sqrt_one_minus_alpha_bar=one_minus_ab.sqrt(),
-            scale=alpha.rsqrt(),
-            eps_coef=eps_coef,
-        )
-        return cls(
-            T=len(ab) - 1,
-            max_beta=max_beta,
-            **{k: v.to(torch.float32) for k, v in tensors.items()},
-        )
+        try:
+            return cls(
+                T=len(ab) - 1,
+                max_beta=max_beta,
+                alpha_bar=ab,
+                alpha=alpha,
+                beta=beta,
+                sigma=beta.sqrt(),
+                beta_tilde=beta_tilde,
+                sigma_tilde=beta_tilde.sqrt(),
+                sqrt_alpha_bar=ab.sqrt(),
+                sqrt_one_minus_alpha_bar=one_minus_ab.sqrt(),
+                scale=alpha.rsqrt(),
+                eps_coef=eps_coef,
+            )
+        except ValueError as err:  # float32 rounds a coefficient to 0 or inf
+            raise ValueError(f"alpha_bar gives a schedule whose {err}") from None
+
+
+def _refuse_where(bad: Tensor, problem: str) -> None:
+    """Raise ``ValueError(problem at t = ...)`` if any entry of the (T + 1,) mask ``bad`` is set."""
+    if bool(bad.any()):
+        where = torch.nonzero(bad).flatten().tolist()
+        shown = ", ".join(map(str, where[:3])) + (", ..." if len(where) > 3 else "")
+        raise ValueError(f"{problem} at t = {shown}")
 
 
 def cosine_alpha_bar(T: int, s: float) -> Tensor:
@@ -86,7 +145,13 @@ def cosine_alpha_bar(T: int, s: float) -> Tensor:
     :math:`f(t) = \cos^2\!\big(\tfrac{t/T + s}{1 + s} \cdot \tfrac{\pi}{2}\big)` (Nichol & Dhariwal
     2021, eq. 17). In exact arithmetic :math:`\bar\alpha_T = 0`; floating point leaves
     a tiny positive remainder.
+
+    Args:
+        T: number of diffusion steps, an int >= 1.
+        s: the offset, a finite number > 0.
     """
+    T = check.count(T, "T")
+    s = check.positive(s, "s", ": the cosine offset s must be a finite number > 0")
     steps = torch.arange(T + 1, dtype=torch.float64)
     f = torch.cos((steps / T + s) / (1 + s) * (math.pi / 2)) ** 2
     return f / f[0]
@@ -96,25 +161,32 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float | None = 0.
     r"""The cosine schedule of Improved DDPM, computed in float64 and stored as float32.
 
     Args:
-        T: number of diffusion steps, at least 1.
-        s: small offset that keeps beta_t from being tiny near t = 0; must be > 0.
+        T: number of diffusion steps, an int >= 1 (a Python or NumPy int).
+        s: small offset that keeps beta_t from being tiny near t = 0; a finite number > 0.
         max_beta: upper bound on each beta_t, in (0, 1]. Improved DDPM uses 0.999 to
             avoid the singularity at t = T, where the unclipped beta_T is 1 and the
-            scaling factor :math:`1/\sqrt{\alpha_T}` is infinite. ``None`` keeps the
-            raw, unclipped schedule.
+            scaling factor :math:`1/\sqrt{\alpha_T}` is infinite. ``None`` (or 1) keeps the
+            raw, unclipped schedule, whose float64 remainder keeps :math:`\alpha_T` above 0.
 
     Returns:
         A :class:`Schedule` whose tensors have shape (T + 1,).
+
+    Raises:
+        TypeError: T is not an int, or s or max_beta not a real number.
+        ValueError: an argument is outside its range, or the three give no usable schedule (an
+            s so large, or a max_beta so small, that alpha_bar stays 1 and there is no noise).
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T = {T!r} is not a valid number of steps; T must be an int >= 1")
-    if isinstance(s, bool) or not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
-        raise ValueError(f"s = {s!r} is not valid; the cosine offset s must be a finite number > 0")
-    if max_beta is not None and (
-        isinstance(max_beta, bool) or not (isinstance(max_beta, (int, float)) and 0 < max_beta <= 1)
-    ):
-        raise ValueError(f"max_beta = {max_beta!r} is outside the valid range (0, 1] (or None for no clipping)")
-    return Schedule.from_alpha_bar(cosine_alpha_bar(T, s), max_beta=max_beta)
+    T = check.count(T, "T")
+    s = check.positive(s, "s", ": the cosine offset s must be a finite number > 0")
+    if max_beta is not None:
+        max_beta = check.fraction(max_beta, "max_beta", " (or None for no clipping)")
+    try:
+        return Schedule.from_alpha_bar(cosine_alpha_bar(T, s), max_beta=max_beta)
+    except ValueError as err:
+        raise ValueError(
+            f"cosine_schedule(T={T}, s={s!r}, max_beta={max_beta!r}) gives no usable schedule: {err}; "
+            "a smaller s or a larger max_beta avoids this (Improved DDPM: s = 0.008, max_beta = 0.999)"
+        ) from None
 
 
 class ReverseCoefficients(NamedTuple):
@@ -133,13 +205,17 @@ def reverse_coefficients(schedule: Schedule, t: int | Tensor) -> ReverseCoeffici
 
     Args:
         schedule: the noise schedule.
-        t: an int in 1..T, or an integer tensor of them (any shape up to 1-d).
+        t: an int in 1..T (a Python or NumPy int), or a tensor of a signed integer dtype and shape
+            () or (B,) holding such ints. A bool or uint8 tensor is refused (``TypeError``).
 
     Returns:
-        ``(scale, eps_coef, sigma)``, each a float32 tensor with the shape of ``t``.
+        ``(scale, eps_coef, sigma)``, each a new float32 tensor with the shape of ``t``: never a view
+        into the schedule, so editing them in place leaves the schedule alone.
     """
-    check_timestep(t, 1, schedule.T)
-    return ReverseCoefficients(schedule.scale[t], schedule.eps_coef[t], schedule.sigma[t])
+    check.schedule(schedule)
+    t = check.timestep(t, 1, schedule.T)
+    # .clone(): indexing with an int gives a view into the schedule
+    return ReverseCoefficients(schedule.scale[t].clone(), schedule.eps_coef[t].clone(), schedule.sigma[t].clone())
 
 
 def error_gain(schedule: Schedule, t: int | Tensor | None = None) -> Tensor:
@@ -150,10 +226,13 @@ def error_gain(schedule: Schedule, t: int | Tensor | None = None) -> Tensor:
     :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}\cdot\delta`.
 
     Args:
-        t: timestep(s) in 1..T; ``None`` gives all of them, shape (T,).
+        t: timestep(s) in 1..T, read as in :func:`reverse_coefficients`; ``None`` gives all of
+            them, shape (T,).
+
+    Returns:
+        A new float32 tensor with the shape of ``t``, computed in float64.
     """
-    if t is None:
-        t = torch.arange(1, schedule.T + 1)
-    check_timestep(t, 1, schedule.T)
+    check.schedule(schedule)
+    t = torch.arange(1, schedule.T + 1) if t is None else check.timestep(t, 1, schedule.T)
     ab = schedule.alpha_bar.to(torch.float64)[t]
     return ((1 - ab).sqrt() / ab.sqrt()).to(torch.float32)

@@ -2,6 +2,10 @@ r"""Forward and reverse steps of DDPM (Ho et al. 2020).
 
 Each public function checks its input once and then calls an unchecked
 ``_``-prefixed twin; samplers call the twins directly inside their loops.
+
+Two tensors of different floating dtypes (an image in float32, noise in float64, say) combine by
+PyTorch's promotion: the result has the wider dtype. Every result is a new tensor, never a view of
+an input, and a public function refuses a result that overflowed to inf.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ._checks import check_batch_timestep, check_finite, check_image, check_same_shape, check_timestep
+from . import _checks as check
 from .schedule import Schedule
 
 Variance = Literal["beta", "beta_tilde"]
@@ -19,15 +23,15 @@ VARIANCES = ("beta", "beta_tilde")
 Generators = torch.Generator | list[torch.Generator] | None
 
 
-def _per_image(coef: Tensor, t: int | Tensor, x: Tensor) -> Tensor | float:
-    """Look up ``coef[t]`` and shape it to broadcast against ``x``: a float, or (B, 1, 1, 1)."""
+def _coef(coef: Tensor, t: int | Tensor, x: Tensor) -> Tensor | float:
+    """``coef[t]`` shaped to broadcast against ``x``: a Python float, or (B, 1, 1, 1) for one t per image."""
     if isinstance(t, Tensor) and t.dim() == 1:
-        return coef[t].to(x).view(-1, *([1] * (x.dim() - 1)))
+        return coef[t.to(coef.device)].to(x).view(-1, *([1] * (x.dim() - 1)))
     return float(coef[t])
 
 
-def randn_like_batch(x: Tensor, generator: Generators) -> Tensor:
-    """Standard normal noise shaped like ``x`` (C, H, W) or (B, C, H, W).
+def _randn_like(x: Tensor, generator: Generators) -> Tensor:
+    """Standard normal noise shaped like ``x`` (C, H, W) or (B, C, H, W), in its dtype and on its device.
 
     ``generator`` may be one ``torch.Generator`` or a list of B of them, one per image,
     so that image i of a batch sees exactly the noise of a single run seeded like
@@ -38,31 +42,21 @@ def randn_like_batch(x: Tensor, generator: Generators) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
 
-def check_generator(generator: Generators, x: Tensor) -> None:
-    """A list of generators needs a batch with one image per generator."""
-    if isinstance(generator, (list, tuple)):
-        if x.dim() != 4 or len(generator) != x.shape[0]:
-            raise ValueError(
-                f"got {len(generator)} generators for x of shape {tuple(x.shape)}; "
-                "a list needs one generator per image of a (B, C, H, W) batch"
-            )
-    elif generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, a list of them or None, got {type(generator).__name__}")
-
-
-def _check_image_noise_t(
-    x: Tensor, name: str, eps: Tensor, t: int | Tensor, t_min: int, schedule: Schedule, other: str = "eps"
-) -> None:
-    """The checks every step function shares: an image, noise of its shape, t in t_min..T (one per image)."""
-    check_image(x, name)
-    check_finite(eps, other)
-    check_same_shape(x, eps, name, other)
-    check_timestep(t, t_min, schedule.T)
-    check_batch_timestep(t, x)
+def _read_step_args(
+    x: Tensor, name: str, other: Tensor, other_name: str, t: object, t_min: int, schedule: Schedule
+) -> int | Tensor:
+    """What every step function reads: an image, a second tensor of its shape, t in t_min..T (one per image)."""
+    check.schedule(schedule)
+    check.image(x, name)
+    check.image(other, other_name)
+    check.same_shape(x, other, name, other_name)
+    t = check.timestep(t, t_min, schedule.T)
+    check.batch_timestep(t, x)
+    return t
 
 
 def _q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
-    return _per_image(schedule.sqrt_alpha_bar, t, x0) * x0 + _per_image(schedule.sqrt_one_minus_alpha_bar, t, x0) * eps
+    return _coef(schedule.sqrt_alpha_bar, t, x0) * x0 + _coef(schedule.sqrt_one_minus_alpha_bar, t, x0) * eps
 
 
 def q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
@@ -71,21 +65,19 @@ def q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Te
     :math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon`
 
     Args:
-        x0: clean image(s), (C, H, W) or (B, C, H, W).
-        t: an int in 0..T, or a (B,) integer tensor with one timestep per image.
-        eps: the noise, same shape as ``x0``.
+        x0: clean image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
+        t: an int in 0..T, or a (B,) tensor of a signed integer dtype with one timestep per image.
+        eps: the noise, same shape as ``x0``; its dtype may differ (the result is promoted).
 
     Returns:
-        x_t, same shape as ``x0``.
+        x_t, a new tensor of ``x0``'s shape, in the promoted dtype of ``x0`` and ``eps``.
     """
-    _check_image_noise_t(x0, "x0", eps, t, 0, schedule)
-    return _q_sample(x0, t, eps, schedule)
+    t = _read_step_args(x0, "x0", eps, "eps", t, 0, schedule)
+    return check.finite_result(_q_sample(x0, t, eps, schedule), "q_sample's x_t", "x0 or eps is too large")
 
 
 def _predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
-    return (x_t - _per_image(schedule.sqrt_one_minus_alpha_bar, t, x_t) * eps) / _per_image(
-        schedule.sqrt_alpha_bar, t, x_t
-    )
+    return (x_t - _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t) * eps) / _coef(schedule.sqrt_alpha_bar, t, x_t)
 
 
 def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
@@ -94,21 +86,19 @@ def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) ->
     :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon) / \sqrt{\bar\alpha_t}`
 
     Args:
-        x_t: noisy image(s), (C, H, W) or (B, C, H, W).
-        t: an int in 1..T, or a (B,) integer tensor.
-        eps: the (predicted) noise, same shape as ``x_t``.
+        x_t: noisy image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
+        t: an int in 1..T, or a (B,) tensor of a signed integer dtype.
+        eps: the (predicted) noise, same shape as ``x_t``; its dtype may differ (the result is promoted).
 
     Returns:
-        x0_hat, same shape as ``x_t``.
+        x0_hat, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t`` and ``eps``.
     """
-    _check_image_noise_t(x_t, "x_t", eps, t, 1, schedule)
-    return _predict_x0(x_t, t, eps, schedule)
+    t = _read_step_args(x_t, "x_t", eps, "eps", t, 1, schedule)
+    return check.finite_result(_predict_x0(x_t, t, eps, schedule), "predict_x0's x0_hat", "x_t or eps is too large")
 
 
 def _predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
-    return (x_t - _per_image(schedule.sqrt_alpha_bar, t, x_t) * x0) / _per_image(
-        schedule.sqrt_one_minus_alpha_bar, t, x_t
-    )
+    return (x_t - _coef(schedule.sqrt_alpha_bar, t, x_t) * x0) / _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t)
 
 
 def predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
@@ -118,18 +108,18 @@ def predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) ->
     ideal denoiser turn their clean-image estimate into a noise prediction this way.
 
     Args:
-        x_t: noisy image(s), (C, H, W) or (B, C, H, W).
-        t: an int in 1..T, or a (B,) integer tensor.
-        x0: the clean image(s), same shape as ``x_t``.
+        x_t: noisy image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
+        t: an int in 1..T, or a (B,) tensor of a signed integer dtype.
+        x0: the clean image(s), same shape as ``x_t``; its dtype may differ (the result is promoted).
 
     Returns:
-        eps, same shape as ``x_t``.
+        eps, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t`` and ``x0``.
     """
-    _check_image_noise_t(x_t, "x_t", x0, t, 1, schedule, other="x0")
-    return _predict_eps(x_t, t, x0, schedule)
+    t = _read_step_args(x_t, "x_t", x0, "x0", t, 1, schedule)
+    return check.finite_result(_predict_eps(x_t, t, x0, schedule), "predict_eps's eps", "x_t or x0 is too large")
 
 
-def _clip_eps(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
+def _eps_of_clipped_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
     """The noise prediction whose clean-image estimate is clipped to the data range [-1, 1].
 
     eps' = (x_t - c x0_clipped) / s = eps + (c / s)(x0_hat - x0_clipped), with c = sqrt(alpha_bar_t)
@@ -137,7 +127,7 @@ def _clip_eps(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> 
     estimate is already in range.
     """
     x0_hat = _predict_x0(x_t, t, eps, schedule)
-    ratio = _per_image(schedule.sqrt_alpha_bar, t, x_t) / _per_image(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+    ratio = _coef(schedule.sqrt_alpha_bar, t, x_t) / _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t)
     return eps + ratio * (x0_hat - x0_hat.clamp(-1.0, 1.0))
 
 
@@ -151,19 +141,19 @@ def _reverse_step(
     variance: Variance,
 ) -> Tensor:
     # 1. the mean: remove the predicted noise, then undo the forward step's shrinkage (DDPM eq. 11)
-    mean = _per_image(schedule.scale, t, x_t) * (x_t - _per_image(schedule.eps_coef, t, x_t) * eps)
+    mean = _coef(schedule.scale, t, x_t) * (x_t - _coef(schedule.eps_coef, t, x_t) * eps)
     # 2. the last step commits: no noise at t = 1, whatever z is (Algorithm 2, line 3)
-    if isinstance(t, int) or t.dim() == 0:
-        if int(t) == 1:
+    if isinstance(t, int):
+        if t == 1:
             return mean
         keep = 1.0
     else:
-        keep = (t > 1).to(x_t).view(-1, *([1] * (x_t.dim() - 1)))
+        keep = (t > 1).to(mean).view(-1, *([1] * (x_t.dim() - 1)))
     # 3. add fresh noise with standard deviation sigma_t (sqrt(beta_t) or sqrt(beta_tilde_t))
     sigma = schedule.sigma if variance == "beta" else schedule.sigma_tilde
     if z is None:
-        z = randn_like_batch(x_t, generator)
-    return mean + keep * _per_image(sigma, t, x_t) * z
+        z = _randn_like(x_t, generator)
+    return mean + keep * _coef(sigma, t, mean) * z
 
 
 def reverse_step(
@@ -182,26 +172,22 @@ def reverse_step(
               \,\epsilon\Big) + \sigma_t z
 
     Args:
-        x_t: noisy image(s), (C, H, W) or (B, C, H, W).
-        t: an int in 1..T, or a (B,) integer tensor. At t = 1 no noise is added.
+        x_t: noisy image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
+        t: an int in 1..T, or a (B,) tensor of a signed integer dtype. At t = 1 no noise is added.
         eps: the model's noise prediction, same shape as ``x_t``.
-        z: the fresh noise, same shape as ``x_t``; drawn from ``generator`` if ``None``.
+        z: the fresh noise, same shape as ``x_t``; drawn from ``generator`` in ``x_t``'s dtype if ``None``.
         generator: a ``torch.Generator`` (or a list of B of them) for drawing ``z``.
         variance: ``"beta"`` for sigma_t^2 = beta_t (the lesson's choice) or
             ``"beta_tilde"`` for the posterior variance of DDPM eq. 7.
 
     Returns:
-        x_{t-1}, same shape as ``x_t``.
+        x_{t-1}, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t``, ``eps`` and ``z``.
     """
-    _check_image_noise_t(x_t, "x_t", eps, t, 1, schedule)
+    t = _read_step_args(x_t, "x_t", eps, "eps", t, 1, schedule)
     if z is not None:
-        check_finite(z, "z")
-        check_same_shape(x_t, z, "x_t", "z")
-    check_generator(generator, x_t)
-    check_variance(variance)
-    return _reverse_step(x_t, t, eps, schedule, z, generator, variance)
-
-
-def check_variance(variance: str) -> None:
-    if variance not in VARIANCES:
-        raise ValueError(f"variance = {variance!r} is not one of {VARIANCES}")
+        check.image(z, "z")
+        check.same_shape(x_t, z, "x_t", "z")
+    check.generator(generator, x_t)
+    check.choice(variance, "variance", VARIANCES)
+    x = _reverse_step(x_t, t, eps, schedule, z, generator, variance)
+    return check.finite_result(x, "reverse_step's x_{t-1}", "x_t, eps or z is too large")

@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import _checks as check
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -98,6 +100,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def forward(self, x_t: Tensor, t: int | Tensor) -> Tensor:
+        t = self._read(x_t, t)
         single = x_t.dim() == 3
         x = x_t[None] if single else x_t  # (B, C, H, W)
         t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])  # (B,)
@@ -109,6 +112,24 @@ class UNet(nn.Module):
         h = self.up1(torch.cat([F.interpolate(h, scale_factor=2.0), h1], dim=1), emb)  # (B, c1, 28, 28)
         eps = self.head(h)  # (B, C, 28, 28)
         return eps[0] if single else eps
+
+    def _read(self, x_t: Tensor, t: object) -> int | Tensor:
+        """Check a call's arguments, cheaply (no scan of the values: a sampler calls this at every step)."""
+        check.image(x_t, "x_t", scan=False)
+        c, h, w = x_t.shape[-3:]
+        if c != self.config.image_channels or h % 4 or w % 4:
+            raise ValueError(
+                f"x_t has shape {tuple(x_t.shape)}; it needs {self.config.image_channels} channel(s) and a height "
+                "and width divisible by 4"
+            )
+        weight = self.stem.weight
+        if x_t.dtype != weight.dtype:
+            raise TypeError(f"x_t has dtype {x_t.dtype}; the network computes in {weight.dtype}")
+        if x_t.device != weight.device:
+            raise ValueError(f"x_t is on {x_t.device}; the network is on {weight.device}")
+        t = check.timestep(t, 0, None)
+        check.batch_timestep(t, x_t)
+        return t
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -11,7 +11,7 @@ from ddpm_sampling import (
     respaced_timesteps,
     strided_ddpm_sample,
 )
-from ddpm_sampling.fast import respaced_schedule
+from ddpm_sampling.respacing import respaced_schedule
 
 T = 60
 SHAPE = (3, 1, 6, 6)
@@ -101,7 +101,7 @@ def test_few_steps_still_finite_and_shaped(setup):
             assert out.shape == (1, 6, 6) and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("num_steps", [0, T + 1, 2.5, True, "10"])
+@pytest.mark.parametrize("num_steps", [0, T + 1])
 def test_bad_num_steps(setup, num_steps):
     s, m = setup
     msg = rf"num_steps = .* is outside the valid range 1..{T}"
@@ -111,7 +111,21 @@ def test_bad_num_steps(setup, num_steps):
         strided_ddpm_sample(m, s, num_steps=num_steps, shape=SHAPE)
 
 
-@pytest.mark.parametrize("eta", [-0.1, float("nan"), float("inf"), "1"])
+@pytest.mark.parametrize("num_steps", [2.5, 5.0, True, "10"])
+def test_num_steps_of_another_type_is_a_type_error(setup, num_steps):
+    s, m = setup
+    for sampler in (ddim_sample, strided_ddpm_sample):
+        with pytest.raises(TypeError, match=r"num_steps must be an int, got"):
+            sampler(m, s, num_steps=num_steps, shape=SHAPE)
+
+
+def test_eta_of_another_type_is_a_type_error(setup):
+    s, m = setup
+    with pytest.raises(TypeError, match=r"eta must be a real number"):
+        ddim_sample(m, s, num_steps=5, eta="1", shape=SHAPE)
+
+
+@pytest.mark.parametrize("eta", [-0.1, float("nan"), float("inf")])
 def test_bad_eta(setup, eta):
     s, m = setup
     with pytest.raises(ValueError, match=r"eta = .* is outside the valid range \[0, inf\)"):

@@ -1,9 +1,10 @@
 """The notebooks a reader takes away: plain Jupyter, runnable without the book's build.
 
-A tiny book, a git checkout with an exercise chapter, a chapter with code and no exercise
-and a page without code, is built for real with the book's extension
+A tiny book, a git checkout with an exercise chapter, a chapter with code and no exercise,
+a page without code and a bibliography, is built for real with the book's extension
 (``book/_ext/notebook_downloads.py``). Its notebooks must be valid, hold what the page
-shows (every figure as an output, every glued number as its value, no MyST), install the
+shows (every figure as an output, every glued number as its value, every citation written
+out, no MyST), install the
 package at the commit that was built, be linked from the page and from the theme's download
 button, and the student one must run in a plain kernel. Then the same for the real book
 (marked ``book``): each chapter's student notebook runs with the worked solutions put back,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -53,10 +55,25 @@ FILES = {
           branch: dev
         launch_buttons:
           binderhub_url: https://mybinder.org
+        bibtex_bibfiles: [refs.bib]
         sphinx:
           local_extensions:
             notebook_downloads: {ROOT / "book" / "_ext"}
+            citation_style: {ROOT / "book" / "_ext"}
+          config:
+            bibtex_reference_style: author_year_round
+            bibtex_default_style: plain_author_year
+            bibtex_cite_id: "cite-{{key}}"
         """,
+    "refs.bib": """\
+        @article{doe2020doubling,
+          author = {Doe, Jane and Roe, Richard},
+          title = {Doubling},
+          journal = {Journal of Small Numbers},
+          year = {2020},
+        }
+        """,
+    "references.md": "# References\n\n```{bibliography}\n```\n",
     "pyproject.toml": '[project]\nname = "tiny"\nversion = "9.8.7"\n',
     "_toc.yml": """\
         format: jb-book
@@ -65,6 +82,7 @@ FILES = {
           - file: one
           - file: part/two
           - file: summary
+          - file: references
         """,
     "intro.md": "# Tiny\n\nNo code here.\n",
     "one.md": """
@@ -129,7 +147,8 @@ FILES = {
         ```
 
         % a comment for the authors
-        The answer is {glue:text}`answer:.2f`, or {glue:text}`answer` plain.
+        The answer is {glue:text}`answer:.2f`, or {glue:text}`answer` plain. Doubling is
+        old {cite:p}`doe2020doubling{p. 3}`, as {cite:t}`doe2020doubling` show.
         """,
     "part/two.md": """
         # Chapter two
@@ -222,10 +241,22 @@ def images(cell: nbformat.NotebookNode) -> list[dict]:
     ]
 
 
+#: The keys of the book's bibliography: none may be left in a notebook's prose (a citation not written out).
+BIB_KEYS = re.findall(r"^@\w+\s*\{\s*([^,\s]+)\s*,", (ROOT / "book" / "references.bib").read_text(), re.MULTILINE)
+
+
+def raw_keys(text: str) -> list[str]:
+    """The bibliography keys in ``text`` outside link targets (a link to a work's entry names its key)."""
+    shown = re.sub(r"\]\([^)\s]*\)", "]", text)
+    return [key for key in BIB_KEYS if re.search(rf"\b{re.escape(key)}\b", shown)]
+
+
 def assert_no_myst(nb: nbformat.NotebookNode, where: str) -> None:
+    """No MyST-only syntax (a role such as a raw citation, a directive, ...) and no bare citation key."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             assert not pm.myst_only(cell.source), f"{where}, cell {cell.id}: {pm.myst_only(cell.source)}"
+            assert not raw_keys(cell.source), f"{where}, cell {cell.id}: citation keys {raw_keys(cell.source)}"
 
 
 # ---------------------------------------------------------------------------- the tiny book
@@ -259,6 +290,8 @@ def test_the_executed_notebook_shows_what_the_page_shows(tiny_book):
     text = markdown(nb)
     assert "**Figure.** The line from 0 to 2.0." in text
     assert "The answer is 42.00, or 42 plain." in text
+    work = f"{SITE}references.html#cite-doe2020doubling"
+    assert f"old ([Doe and Roe, 2020]({work}), p. 3), as Doe and Roe ([2020]({work})) show." in text
     assert "> **Predict first**\n>\n> What is twice 21? See " in text
     assert f"[Chapter two]({SITE}part/two.html) and [the start]({SITE}intro.html)." in text
     assert "a comment for the authors" not in text and "fig-line-label" not in text
@@ -352,6 +385,18 @@ def test_the_box_opens_the_committed_notebook_of_the_release_in_colab(tiny_book,
     )
 
 
+def test_the_notebooks_cite_as_the_page_does_and_link_the_same_entry(tiny_book):
+    page = BeautifulSoup((tiny_book / "one.html").read_text(), "html.parser")
+    cited = [(a.get_text(), a["href"]) for a in page.select("a[href*='references.html#']")]
+    entry = "references.html#cite-doe2020doubling"
+    assert cited == [("Doe and Roe, 2020", entry), ("2020", entry)]
+    assert "(Doe and Roe, 2020, p. 3)" in page.get_text() and "Doe and Roe (2020) show" in page.get_text()
+    references = BeautifulSoup((tiny_book / "references.html").read_text(), "html.parser")
+    assert references.find(id="cite-doe2020doubling") is not None
+    for rel in nd.notebook_paths("one"):
+        assert f"([Doe and Roe, 2020]({SITE}{entry}), p. 3)" in markdown(read(tiny_book / rel)), rel
+
+
 # ---------------------------------------------------------------------------- the real book
 
 
@@ -425,6 +470,27 @@ def test_every_notebook_the_site_offers_is_plain_jupyter(book_html):
 
 
 @pytest.mark.book
+def test_every_link_into_the_site_from_a_notebook_resolves(book_html):
+    """Links to chapters, to the API reference and to each cited work's entry name a page and an id it has."""
+    site = rn.Site.from_config(ROOT, rn.load_config(ROOT)).url
+    ids: dict[Path, set[str]] = {}
+    links, cited = 0, 0
+    for path in sorted((book_html / "_sources").rglob("*.ipynb")):
+        for url in re.findall(rf"\]\(({re.escape(site)}[^)\s]*)\)", markdown(read(path))):
+            page, _, anchor = url.removeprefix(site).partition("#")
+            target = book_html / page
+            assert target.is_file(), f"{path.name}: {url} is no page of the site"
+            if anchor:
+                if target not in ids:
+                    soup = BeautifulSoup(target.read_text(), "html.parser")
+                    ids[target] = {tag["id"] for tag in soup.find_all(id=True)}
+                assert anchor in ids[target], f"{path.name}: {url} names no id of {page}"
+            links += 1
+            cited += "references.html#cite-" in url
+    assert links and cited, f"{links} links into the site, {cited} of them to a cited work"
+
+
+@pytest.mark.book
 @pytest.mark.parametrize("docname", [d for d, nb in real_chapters().items() if rn.is_exercise(nb)])
 def test_each_student_notebook_runs_in_a_plain_kernel_with_the_solutions(book_html, docname, tmp_path):
     """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
@@ -486,6 +552,52 @@ def test_doc_roles_link_the_published_site_and_other_roles_keep_their_text():
     assert convert(text) == expected
 
 
+def cite(text: str, **site: str) -> str:
+    """``text`` converted with the book's bibliography, on a site with ``site``'s settings."""
+    settings = {"repository": "https://github.com/o/r", "bibfiles": ["book/references.bib"], **site}
+    book = rn.Site.make(ROOT, settings.pop("repository"), "main", **settings)
+    return pm.Markdown(book, "book/ch", lambda name, spec: "").convert(text)
+
+
+def test_citations_are_written_out_from_the_bibliography_as_the_page_writes_them():
+    entry = "https://o.github.io/r/book/references.html#cite-"
+    on_site = {"cite_id": "cite-{key}"}
+    assert cite("Step {cite:p}`ho2020denoising{Algorithm 2}`.", **on_site) == (
+        f"Step ([Ho et al., 2020]({entry}ho2020denoising), Algorithm 2)."
+    )
+    assert cite("{cite:p}`{see}nichol2021improved{sec. 4, eq. 9}, song2021denoising`", **on_site) == (
+        f"(see [Nichol and Dhariwal, 2021]({entry}nichol2021improved), sec. 4, eq. 9; "
+        f"[Song et al., 2021]({entry}song2021denoising))"
+    )
+    assert cite("as {cite:t}`heusel2017gans` did", **on_site) == f"as Heusel et al. ([2017]({entry}heusel2017gans)) did"
+    # no anchor configured: the References page itself; no site: the text alone
+    assert cite("{cite:p}`wu2018group`") == "([Wu and He, 2018](https://o.github.io/r/book/references.html))"
+    assert cite("{cite:t}`wu2018group`", repository="") == "Wu and He (2018)"
+
+
+def test_a_citation_of_a_work_that_is_not_in_the_bibliography_is_refused():
+    with pytest.raises(ValueError, match="book/ch: cites 'nosuchkey2099', which is not in the bibliography"):
+        cite("{cite:p}`ho2020denoising, nosuchkey2099{p. 1}`")
+
+
+def test_api_roles_become_code_that_links_the_api_reference():
+    api = "https://o.github.io/r/book/api.html#ddpm_sampling."
+    text = "{py:func}`~ddpm_sampling.reverse_step`, {py:func}`q_sample(x0, t) <ddpm_sampling.q_sample>`, {func}`nope.x`"
+    assert cite(text) == f"[`reverse_step()`]({api}reverse_step), [`q_sample(x0, t)`]({api}q_sample), `nope.x()`"
+
+
+def test_the_notebook_scan_fails_on_a_raw_citation_and_on_a_bare_key():
+    def notebook(text: str) -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, id="prose")])
+
+    with pytest.raises(AssertionError, match="a role: '\\{cite:p\\}`'"):
+        assert_no_myst(notebook("Algorithm 2 {cite:p}`ho2020denoising` in words."), "planted")
+    with pytest.raises(AssertionError, match=r"citation keys \['ho2020denoising'\]"):
+        assert_no_myst(notebook("Algorithm 2 (ho2020denoising{Algorithm 2}) in words."), "planted")
+    written = cite("Algorithm 2 {cite:p}`ho2020denoising` in words.", cite_id="cite-{key}")
+    assert_no_myst(notebook(written), "written out")  # the key only in the link's target
+
+
 def test_code_blocks_targets_and_comments():
     text = "(label)=\n# Title\n% a comment\n```python\n{glue:text}`not_a_role`\n```"
     assert convert(text) == "# Title\n```python\n{glue:text}`not_a_role`\n```"
@@ -502,6 +614,8 @@ def test_code_blocks_targets_and_comments():
         ("+++", "a block break"),
         (":class: tip", "a directive option"),
         ("{{ name }}", "a substitution"),
+        ("DDPM {cite:p}`ho2020denoising{sec. 3.2}` tried two", "a role"),
+        ("as {cite:t}`somepalli2023diffusion,kadkhodaie2024generalization` show", "a role"),
     ],
 )
 def test_the_scan_finds_myst_only_syntax(text, found):
@@ -571,9 +685,10 @@ def test_a_self_check_of_the_package_is_imported_from_it():
     )
 
 
-def test_the_student_notebook_is_deterministic_and_valid():
+def test_the_student_notebook_is_deterministic_and_valid(tmp_path):
     chapter = jupytext.reads(MYST_NOTEBOOK_HEADER + textwrap.dedent(FILES["one.md"]), fmt="md:myst")
-    site = rn.Site.make(ROOT, REPO, "dev")
+    (tmp_path / "refs.bib").write_text(textwrap.dedent(FILES["refs.bib"]))
+    site = rn.Site.make(tmp_path, REPO, "dev", bibfiles=["refs.bib"])
 
     def make():
         return rn.student_notebook(chapter, "one", site, lambda n, s: "V", "git+X@abc")

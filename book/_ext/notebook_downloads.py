@@ -61,11 +61,15 @@ def _chapter(app: Sphinx, docname: str):
 
 
 def site(app: Sphinx) -> rn.Site:
-    """The book's repository and published site, from the configuration Jupyter Book derives from ``_config.yml``."""
+    """The book's repository, published site and bibliography, from the configuration Jupyter Book derives
+    from ``_config.yml`` (the bibliography's settings exist only where sphinxcontrib-bibtex is loaded)."""
     options = app.config.html_theme_options or {}
     url = (options.get("repository_url") or "").rstrip("/")
     branch = options.get("repository_branch") or "main"
-    return rn.Site.make(Path(app.srcdir), "" if url == JUPYTER_BOOK_DEFAULT else url, branch, app.config.html_baseurl)
+    bibfiles = getattr(app.config, "bibtex_bibfiles", None) or []
+    cite_id = getattr(app.config, "bibtex_cite_id", "") or ""
+    repository = "" if url == JUPYTER_BOOK_DEFAULT else url
+    return rn.Site.make(Path(app.srcdir), repository, branch, app.config.html_baseurl, bibfiles, cite_id)
 
 
 def package(app: Sphinx, book: rn.Site) -> str:

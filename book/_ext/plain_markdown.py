@@ -3,8 +3,11 @@
 Glue roles (``{glue:text}`name:.3f```, ``{glue}`name```) become the glued value, formatted as
 the page formats it; a ``{glue:figure}`` becomes its caption (the figure itself is the output of
 the cell that glued it); admonitions and other directives become blockquotes with a bold title;
-``{doc}`` becomes a link to the published site; other roles become their text; targets
-``(label)=`` and comments ``%`` go. Code blocks stay as they are.
+``{doc}`` becomes a link to the published site; a citation (``{cite:p}``, ``{cite:t}``) is
+written out author-year from the bibliography, as the page writes it, and links to the work on
+the site's References page; ``{py:func}`` and the other roles of the API become code that links
+to the API reference; other roles become their text; targets ``(label)=`` and comments ``%``
+go. Code blocks stay as they are.
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")
 COMMENT = re.compile(r"^\s*%")
 LABELLED_MATH_END = re.compile(r"^(?P<math>\s*\$\$)\s*\([\w.:-]+\)\s*$")
 EXPLICIT_TITLE = re.compile(r"^(?P<title>.+?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
+#: Citation roles (sphinxcontrib-bibtex): ``cite``, ``cite:p``, ``cite:t``, ``footcite:ps``, ...
+CITE = re.compile(r"^(?:foot)?cite(?::(?P<mode>\w+))?$")
+#: One work of a citation: ``{pre}key{post}``, ``key{post}`` or ``key`` (sphinxcontrib-bibtex's grammar).
+CITED_WORK = re.compile(r"\s*(?:\{(?P<pre>[^{}]+)\})?\s*(?P<key>[^{}\s,]+)\s*(?:\{(?P<post>[^{}]+)\})?\s*")
+TEXTUAL = {"t", "ts", "ct", "cts"}
+PARENTHETICAL = {"p", "ps"}
+#: The roles of the Python domain (``py:func`` or ``func``), shown as code; calls get "()" as on the page.
+PY_ROLE = re.compile(r"^(?:py:)?(?P<kind>func|meth|class|mod|attr|data|const|exc|obj)$")
+CALLABLE_ROLES = {"func", "meth"}
 #: Text that only MyST understands: roles, directive fences, targets, comments, block breaks.
 MYST_ONLY = [
     ("a role", re.compile(r"\{[a-zA-Z][\w:.+-]*\}`")),
@@ -62,6 +74,18 @@ class Site(Protocol):
     def page(self, docname: str) -> str | None: ...
 
     def title(self, docname: str) -> str: ...
+
+    def citation(self, key: str) -> tuple[str, str]:
+        """The authors and the year of the work ``key`` of the bibliography; ``KeyError`` if it has none."""
+        ...
+
+    def reference(self, key: str) -> str | None:
+        """The address of the work ``key`` on the site's References page, if the site has one."""
+        ...
+
+    def api(self, name: str) -> str | None:
+        """The address of the Python object ``name`` in the site's API reference, if it is there."""
+        ...
 
 
 def myst_only(text: str) -> list[str]:
@@ -192,13 +216,60 @@ class Markdown:
             return f"${content}$"
         if name == "eq":
             return f"({content})"
-        if name.startswith("cite"):
-            keys = "; ".join(k.strip() for k in content.split(","))
-            url = self.site.page(self.docname)
-            return f"[{keys}]({url})" if url else f"({keys})"
+        if cite := CITE.match(name):
+            return self._citation(cite["mode"] or "p", content)
+        if py := PY_ROLE.match(name):
+            return self._python(py["kind"], title, target)
         if name in ("sub", "sup"):
             return f"<{name}>{content}</{name}>"
         return title or target
+
+    def _citation(self, mode: str, content: str) -> str:
+        """A citation as the page writes it (``book/_ext/citation_style.py``): (Ho et al., 2020, sec. 2),
+        Heusel et al. (2017); what the page links to the work's entry on the References page, this does."""
+        works = []
+        for item in _split_outside_braces(content):
+            work = CITED_WORK.fullmatch(item)
+            if work is None:
+                raise ValueError(f"{self.docname}: cannot read the citation {content!r}")
+            try:
+                authors, year = self.site.citation(work["key"])
+            except KeyError:
+                raise ValueError(f"{self.docname}: cites {work['key']!r}, which is not in the bibliography") from None
+            url = self.site.reference(work["key"])
+            pre, post = work["pre"], work["post"]
+            if mode in TEXTUAL:
+                inner = ", ".join(filter(None, [f"{pre} {_link(year, url)}" if pre else _link(year, url), post]))
+                works.append(f"{authors} ({inner})")
+                continue
+            shown = authors if "author" in mode else year if "year" in mode else f"{authors}, {year}"
+            works.append(", ".join(filter(None, [f"{pre} {_link(shown, url)}" if pre else _link(shown, url), post])))
+        joined = "; ".join(works)
+        bracketed = mode not in TEXTUAL and not mode.startswith("al") and (mode in PARENTHETICAL or "par" in mode)
+        return f"({joined})" if bracketed else joined
+
+    def _python(self, kind: str, title: str | None, target: str) -> str:
+        """An object of the API as the page shows it: code, ``reverse_step()`` for ``~ddpm_sampling.reverse_step``."""
+        name = target.lstrip("~.")
+        if title is None:
+            title = name.rsplit(".", 1)[-1] if target.startswith("~") else name
+            title += "()" if kind in CALLABLE_ROLES else ""
+        return _link(f"`{title}`", self.site.api(name))
+
+
+def _link(text: str, url: str | None) -> str:
+    return f"[{text}]({url})" if url else text
+
+
+def _split_outside_braces(text: str) -> list[str]:
+    """``text`` split at the commas that are not inside ``{...}``."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
 
 
 def _closing_fence(lines: list[str], start: int, fence: str) -> int:

@@ -89,26 +89,40 @@ def read_chapter(path: Path) -> nbformat.NotebookNode | None:
 
 @dataclass(frozen=True)
 class Site:
-    """Where the book lives: its repository, the branch it is built from, its published pages."""
+    """Where the book lives: its repository, the branch it is built from, its published pages, its bibliography."""
 
     repository: str
     branch: str = "main"
     url: str | None = None  # the published site's root, ending in "/"
     root: Path = Path(".")  # the book's source folder, where the chapters' docnames start
+    bibfiles: tuple[Path, ...] = ()  # the bibliography (``bibtex_bibfiles``), relative to root
+    cite_id: str = ""  # sphinxcontrib-bibtex's ``bibtex_cite_id``: the id of each work on the References page
     _titles: dict = field(default_factory=dict, compare=False, repr=False)
+    _found: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, root: Path, config: Mapping) -> Site:
-        """From ``_config.yml``: ``repository.url`` and ``.branch``, and ``html.baseurl`` if set."""
+        """From ``_config.yml``: ``repository.url`` and ``.branch``, ``html.baseurl`` if set, and the bibliography."""
         repository = (config.get("repository") or {}).get("url") or ""
         branch = (config.get("repository") or {}).get("branch") or "main"
         url = (config.get("html") or {}).get("baseurl") or None
-        return cls.make(root, repository, branch, url)
+        sphinx = (config.get("sphinx") or {}).get("config") or {}
+        bibfiles = config.get("bibtex_bibfiles") or sphinx.get("bibtex_bibfiles") or []
+        return cls.make(root, repository, branch, url, bibfiles, sphinx.get("bibtex_cite_id") or "")
 
     @classmethod
-    def make(cls, root: Path, repository: str, branch: str, url: str | None = None) -> Site:
+    def make(
+        cls,
+        root: Path,
+        repository: str,
+        branch: str,
+        url: str | None = None,
+        bibfiles: Iterable[str | Path] = (),
+        cite_id: str = "",
+    ) -> Site:
         repository = repository.rstrip("/").removesuffix(".git")
-        return cls(repository, branch, (url.rstrip("/") + "/") if url else pages_url(repository), Path(root))
+        url = (url.rstrip("/") + "/") if url else pages_url(repository)
+        return cls(repository, branch, url, Path(root), tuple(Path(f) for f in bibfiles), cite_id)
 
     def github(self) -> tuple[str, str] | None:
         """The owner and name of a GitHub repository, or ``None``."""
@@ -140,6 +154,52 @@ class Site:
                     break
             self._titles[docname] = title
         return self._titles[docname]
+
+    def _pages(self) -> list[tuple[str, str]]:
+        """Every page of ``_toc.yml`` that is there, as (docname, its text)."""
+        if "pages" not in self._found:
+            paths = toc_chapters(self.root) if (self.root / "_toc.yml").is_file() else []
+            self._found["pages"] = [
+                (path.relative_to(self.root).with_suffix("").as_posix(), path.read_text(encoding="utf8"))
+                for path in paths
+                if path.is_file()
+            ]
+        return self._found["pages"]
+
+    def _works(self) -> dict:
+        if "works" not in self._found:
+            from pybtex.database import parse_file
+
+            works = {}
+            for bibfile in self.bibfiles:
+                works.update(parse_file(str(self.root / bibfile), bib_format="bibtex").entries)
+            self._found["works"] = works
+        return self._found["works"]
+
+    def citation(self, key: str) -> tuple[str, str]:
+        """The authors and the year of the work ``key`` as the page cites it; ``KeyError`` if none."""
+        from citation_style import author_year
+
+        return author_year(self._works()[key])
+
+    def reference(self, key: str) -> str | None:
+        """The address of the work ``key`` on the References page (the page with the ``bibliography`` directive)."""
+        if "references" not in self._found:
+            directive = re.compile(r"^\s*(`{3,}|:{3,})\{bibliography\}", re.MULTILINE)
+            self._found["references"] = next((d for d, text in self._pages() if directive.search(text)), None)
+        page = self.page(self._found["references"]) if self._found["references"] else None
+        if page is None or not self.cite_id:
+            return page
+        from docutils.nodes import make_id
+
+        return f"{page}#{make_id(self.cite_id.format(key=key, bibliography_count=1))}"
+
+    def api(self, name: str) -> str | None:
+        """The address of the Python object ``name`` on the page that documents it with autodoc, if one does."""
+        documented = re.compile(rf"^\s*(\.\. auto\w+::|`{{3,}}\{{auto\w+\}})\s*{re.escape(name)}\s*$", re.MULTILINE)
+        docname = next((d for d, text in self._pages() if documented.search(text)), None)
+        page = self.page(docname) if docname else None
+        return f"{page}#{name}" if page else None
 
     def colab(self, ref: str, notebook: str) -> str | None:
         """Colab's address of a notebook committed in the repository at ``ref``, or ``None`` off GitHub."""

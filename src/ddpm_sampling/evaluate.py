@@ -1,10 +1,10 @@
 r"""How good are samples? Measures in the features of the book's own classifier, and distances to the data.
 
-- :func:`frechet_distance`: the Frechet distance between two sets of images, each summarised by
+- :func:`~ddpm_sampling.frechet_distance`: the Frechet distance between two sets of images, each summarised by
   the mean and covariance of its classifier features (the FID recipe of Heusel et al. 2017, with
   the small Fashion-MNIST classifier of :func:`~ddpm_sampling.load_classifier` in place of Inception).
 - :func:`class_shares`: how the samples spread over the ten classes, by the classifier's vote.
-- :func:`nearest_training`: each image's nearest training image and the distance to it; a model
+- :func:`~ddpm_sampling.nearest_training`: each image's nearest training image and the distance to it; a model
   that copies its training set has distance 0.
 - :func:`noise_prediction_error`: how far a model's predicted noise is from the true noise, per t.
 

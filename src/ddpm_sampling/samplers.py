@@ -2,7 +2,7 @@
 
 A sampler is a list of reverse steps. Each step asks the model once, at its timestep t, and
 moves x from t to an earlier time. :func:`reverse_chain` runs such a list and yields x after
-every step; :func:`ddpm_sample` here and the fewer-step samplers of :mod:`ddpm_sampling.respacing`
+every step; :func:`~ddpm_sampling.ddpm_sample` here and the fewer-step samplers of ``ddpm_sampling.respacing``
 only say which steps to take. Sampling never builds an autograd graph: the chain runs
 under ``torch.no_grad()``, so a network with trainable parameters keeps no step's graph alive.
 

@@ -13,7 +13,7 @@ Every random draw goes through one seeded ``torch.Generator``. A checkpoint (wri
 atomically) holds the networks, the optimiser, the generator's state and the loss so far,
 so ``--resume`` continues where a run stopped. At the end the weights are written next to a
 training record (JSON): recipe, seed, steps, wall time, device, versions, the loss every
-``log_every`` steps and the SHA-256 of the weights file, which :func:`load_pretrained` checks.
+``log_every`` steps and the SHA-256 of the weights file, which :func:`~ddpm_sampling.load_pretrained` checks.
 """
 
 from __future__ import annotations

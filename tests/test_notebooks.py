@@ -491,6 +491,21 @@ def test_every_link_into_the_site_from_a_notebook_resolves(book_html):
 
 
 @pytest.mark.book
+def test_each_notebook_cites_the_works_of_its_page_in_the_same_order(book_html):
+    cited = 0
+    for path in sorted((book_html / "_sources").rglob("*.ipynb")):
+        page = book_html / path.relative_to(book_html / "_sources").with_suffix(".html")
+        if path.stem.endswith(rn.STUDENT_SUFFIX):
+            page = page.with_name(page.name.replace(rn.STUDENT_SUFFIX, ""))
+        links = BeautifulSoup(page.read_text(), "html.parser").select("a[href*='references.html#cite-']")
+        on_page = [a["href"].partition("#")[2] for a in links]
+        in_notebook = re.findall(r"\]\([^)\s]*references\.html#(cite-[^)\s]*)\)", markdown(read(path)))
+        assert in_notebook == on_page, path.name
+        cited += len(on_page)
+    assert cited, "no page cites a work"
+
+
+@pytest.mark.book
 @pytest.mark.parametrize("docname", [d for d, nb in real_chapters().items() if rn.is_exercise(nb)])
 def test_each_student_notebook_runs_in_a_plain_kernel_with_the_solutions(book_html, docname, tmp_path):
     """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
@@ -570,6 +585,11 @@ def test_citations_are_written_out_from_the_bibliography_as_the_page_writes_them
         f"[Song et al., 2021]({entry}song2021denoising))"
     )
     assert cite("as {cite:t}`heusel2017gans` did", **on_site) == f"as Heusel et al. ([2017]({entry}heusel2017gans)) did"
+    # the works of one citation in the order of the reference list, as on the page
+    assert cite("{cite:t}`somepalli2023diffusion, kadkhodaie2024generalization`") == (
+        "Kadkhodaie et al. ([2024](https://o.github.io/r/book/references.html)); "
+        "Somepalli et al. ([2023](https://o.github.io/r/book/references.html))"
+    )
     # no anchor configured: the References page itself; no site: the text alone
     assert cite("{cite:p}`wu2018group`") == "([Wu and He, 2018](https://o.github.io/r/book/references.html))"
     assert cite("{cite:t}`wu2018group`", repository="") == "Wu and He (2018)"

@@ -79,6 +79,10 @@ class Site(Protocol):
         """The authors and the year of the work ``key`` of the bibliography; ``KeyError`` if it has none."""
         ...
 
+    def rank(self, key: str) -> int:
+        """The place of the work ``key`` in the reference list."""
+        ...
+
     def reference(self, key: str) -> str | None:
         """The address of the work ``key`` on the site's References page, if the site has one."""
         ...
@@ -227,15 +231,17 @@ class Markdown:
     def _citation(self, mode: str, content: str) -> str:
         """A citation as the page writes it (``book/_ext/citation_style.py``): (Ho et al., 2020, sec. 2),
         Heusel et al. (2017); what the page links to the work's entry on the References page, this does."""
-        works = []
+        cited = []
         for item in _split_outside_braces(content):
             work = CITED_WORK.fullmatch(item)
             if work is None:
                 raise ValueError(f"{self.docname}: cannot read the citation {content!r}")
             try:
-                authors, year = self.site.citation(work["key"])
+                cited.append((self.site.rank(work["key"]), work, *self.site.citation(work["key"])))
             except KeyError:
                 raise ValueError(f"{self.docname}: cites {work['key']!r}, which is not in the bibliography") from None
+        works = []
+        for _, work, authors, year in sorted(cited, key=lambda c: c[0]):  # in the reference list's order
             url = self.site.reference(work["key"])
             pre, post = work["pre"], work["post"]
             if mode in TEXTUAL:

@@ -176,6 +176,16 @@ class Site:
             self._found["works"] = works
         return self._found["works"]
 
+    def rank(self, key: str) -> int:
+        """The place of the work ``key`` in the reference list (sorted by author, year and title as
+        ``citation_style.py``'s list is), the order the page gives the works of one citation."""
+        if "ranks" not in self._found:
+            from pybtex.plugin import find_plugin
+
+            listed = find_plugin("pybtex.style.sorting", "author_year_title")().sort(self._works().values())
+            self._found["ranks"] = {entry.key: i for i, entry in enumerate(listed)}
+        return self._found["ranks"][key]
+
     def citation(self, key: str) -> tuple[str, str]:
         """The authors and the year of the work ``key`` as the page cites it; ``KeyError`` if none."""
         from citation_style import author_year

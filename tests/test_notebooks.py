@@ -9,7 +9,8 @@ package at the commit that was built, be linked from the page and from the theme
 button, and the student one must run in a plain kernel. Then the same for the real book
 (marked ``book``): each chapter's student notebook runs with the worked solutions put back,
 in a kernel that cannot import Sphinx, docutils, myst-nb or the book's extensions, and draws
-every figure. Last, the rewriting itself, cell by cell, and the committed copies.
+every figure (each chapter runs once, two side by side, and its tests read that run). Last,
+the rewriting itself, cell by cell, and the committed copies.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -37,6 +39,7 @@ import notebook_downloads as nd  # noqa: E402
 import plain_code as pc  # noqa: E402
 import plain_markdown as pm  # noqa: E402
 import reader_notebooks as rn  # noqa: E402
+from execute_chapters import times_timing  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 REPO = "https://github.com/example/tiny-book"
@@ -426,16 +429,16 @@ sys.meta_path.insert(0, NoBuildTools())
 """
 
 
-def run_plain(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom in a fresh kernel in ``cwd`` that cannot import the build's tools."""
+def run_plain(nb: nbformat.NotebookNode, cwd: Path, threads: int | None = None) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom in a fresh kernel in ``cwd`` that cannot import the build's tools
+    (with ``threads``, torch's threads in it)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.cells.insert(0, nbformat.v4.new_code_cell(PLAIN_KERNEL, id="plain-kernel"))
-    saved = os.environ.pop("MPLBACKEND", None)  # the figures need the inline backend, as in Jupyter
-    try:
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
-    finally:
-        if saved is not None:
-            os.environ["MPLBACKEND"] = saved
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the figures need the inline backend
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client.execute(env=env)
     return nb
 
 
@@ -505,30 +508,58 @@ def test_each_notebook_cites_the_works_of_its_page_in_the_same_order(book_html):
     assert cited, "no page cites a work"
 
 
-@pytest.mark.book
-@pytest.mark.parametrize("docname", [d for d, nb in real_chapters().items() if rn.is_exercise(nb)])
-def test_each_student_notebook_runs_in_a_plain_kernel_with_the_solutions(book_html, docname, tmp_path):
-    """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
+def plain_notebook(book_html: Path, docname: str) -> nbformat.NotebookNode:
+    """The notebook a reader runs: the student one with each worked solution in place of its skeleton, or,
+    for a chapter without exercise, the executed one without its outputs."""
     chapter = real_chapters()[docname]
-    solutions = [c.source for c in chapter.cells if "solution" in c.metadata.get("tags", [])]
-    student = read(book_html / nd.notebook_paths(docname)[1])
-    executed = run_plain(with_solutions(student, solutions), tmp_path)  # raises on any cell error
-    figures = [c for c in executed.cells if c.id.startswith("figure-")]
-    assert len(figures) == len(pm.block_glue_names(chapter))
-    for cell in figures:
-        assert images(cell), f"{docname}: {cell.id} draws no image"
-
-
-@pytest.mark.book
-@pytest.mark.parametrize("docname", [d for d, nb in real_chapters().items() if not rn.is_exercise(nb)])
-def test_each_other_chapter_runs_in_a_plain_kernel(book_html, docname, tmp_path):
-    """A chapter without exercise: its (executed) notebook, outputs cleared, run again without the build."""
+    if rn.is_exercise(chapter):
+        solutions = [c.source for c in chapter.cells if "solution" in c.metadata.get("tags", [])]
+        return with_solutions(read(book_html / nd.notebook_paths(docname)[1]), solutions)
     nb = read(book_html / nd.notebook_paths(docname)[0])
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    executed = run_plain(nb, tmp_path)
-    for cell in (c for c in executed.cells if c.id.startswith("figure-")):
+    return nb
+
+
+#: Chapters run side by side in plain kernels.
+PLAIN_JOBS = 2
+
+
+@pytest.fixture(scope="module")
+def plain_runs(book_html, tmp_path_factory) -> dict[str, nbformat.NotebookNode | Exception]:
+    """Every chapter's notebook run once in a plain kernel, in a folder of its own: the run, or what it raised.
+
+    Two side by side, each with its share of the cores, then the chapters that time the machine
+    alone with all of them, as ``book/_ext/execute_chapters.py`` runs them for the build."""
+    cores = os.cpu_count() or 1
+
+    def run(docname: str, threads: int) -> nbformat.NotebookNode | Exception:
+        try:
+            cwd = tmp_path_factory.mktemp(posixpath.basename(docname))
+            return run_plain(plain_notebook(book_html, docname), cwd, threads)
+        except Exception as err:  # reported by the chapter's own test
+            return err
+
+    chapters = list(real_chapters())
+    alone = [d for d in chapters if times_timing(ROOT / f"{d}.md")]  # they measure the machine's speed
+    together = [d for d in chapters if d not in alone]
+    with ThreadPoolExecutor(PLAIN_JOBS) as pool:
+        runs = dict(zip(together, pool.map(run, together, [max(1, cores // PLAIN_JOBS)] * len(together))))
+    runs |= {d: run(d, cores) for d in alone}
+    return {d: runs[d] for d in chapters}
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("docname", list(real_chapters()))
+def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(plain_runs, docname):
+    """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
+    executed = plain_runs[docname]
+    if isinstance(executed, Exception):
+        pytest.fail(f"{docname} raised in a plain kernel:\n{executed}", pytrace=False)
+    figures = [c for c in executed.cells if c.id.startswith("figure-")]
+    assert len(figures) == len(pm.block_glue_names(real_chapters()[docname]))
+    for cell in figures:
         assert images(cell), f"{docname}: {cell.id} draws no image"
 
 

@@ -33,12 +33,12 @@ data: venv
 
 # The chapters are executed into jupyter-cache first, several side by side (book/_ext/execute_chapters.py);
 # the build then reads them from the cache. jupyter-cache keys on cell source only, so a change
-# under src/ (code or shipped weights) clears the cache and
+# under src/ (code or shipped weights) or in the chapters' glue helpers clears the cache and
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
 # is on content (a hash of src/ kept in _build/.src-hash), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
 # unchanged rebuild executes nothing.
-SRC_HASH = $$(find src -type f \( -name '*.py' -o -path '*/weights/*' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+SRC_HASH = $$(find src book/_ext/glue_helpers.py -type f \( -name '*.py' -o -path '*/weights/*' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 
 book: venv data
 	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \
@@ -47,9 +47,10 @@ book: venv data
 	$(PY) book/_ext/execute_chapters.py --cache _build/.jupyter_cache
 	$(BIN)/jupyter-book build . --path-output .
 
-# The student notebooks committed for Colab, written from the chapters (a test fails if they drift).
-notebooks: venv
-	$(PY) -m ddpm_sampling.sphinx_notebooks
+# The chapters' notebooks committed for Colab (notebooks/), written from the chapters with the
+# values the build glued into them (book/_ext/reader_notebooks.py; a test fails if they drift).
+notebooks: book
+	$(PY) book/_ext/reader_notebooks.py
 
 # Train the shipped networks from scratch with the recorded recipes: ARGS="--device cuda" on a GPU
 # (about 5 minutes), on a 2-core CPU most of a day; ARGS="--resume" continues after an interruption.

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import pytest
 import yaml
 from conftest import ROOT, build_failure
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import reader_notebooks as rn  # noqa: E402
 
 pytestmark = pytest.mark.book
 
@@ -45,8 +49,10 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
         "only_build_toc_files": True,
         "execute": real["execute"],
         "sphinx": {
-            "extra_extensions": ["ddpm_sampling.sphinx_reports"],
-            "local_extensions": {"cached_outputs": str(ROOT / "book" / "_ext")},
+            "local_extensions": {
+                "notebook_downloads": str(ROOT / "book" / "_ext"),
+                "cached_outputs": str(ROOT / "book" / "_ext"),
+            },
         },
     }
     (root / "book").mkdir(parents=True)
@@ -82,6 +88,30 @@ def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path)
     report = tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log"
     assert report.is_file(), "the execution report is not on disk\n" + build_failure(proc)
     assert "planted" in report.read_text()
+
+
+def test_a_raising_cell_fails_a_build_without_strict_flags_too(tmp_path):
+    """``jupyter-book build`` as anyone types it, without ``-W``: the build still fails."""
+    src = tiny_book(
+        tmp_path / "src",
+        {
+            "start": "# Start\n",
+            "bad_chapter": "# Bad\n\n```{code-cell} ipython3\nraise ZeroDivisionError('planted')\n```\n",
+        },
+    )
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run(
+        [str(jupyter_book), "build", str(src), "--path-output", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=src,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, build_failure(proc)
+    assert "a cell raised, in: book/bad_chapter" in output, build_failure(proc)
+    assert (tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log").is_file()
 
 
 def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):
@@ -137,8 +167,10 @@ def test_the_trajectory_animation_plays_without_a_kernel(book_html):
     assert "<script" in page and "anim" in page
 
 
-def executed(book_html: Path, name: str) -> nbformat.NotebookNode:
-    return nbformat.read(book_html.parent / "jupyter_execute" / "book" / f"{name}.ipynb", as_version=4)
+def executed(html: Path, name: str) -> nbformat.NotebookNode:
+    """A chapter as the build executed it, with the outputs that myst-nb leaves in jupyter-cache."""
+    nb = nbformat.read(html.parent / "jupyter_execute" / "book" / f"{name}.ipynb", as_version=4)
+    return rn.with_cached_outputs(nb, html.parent / ".jupyter_cache")
 
 
 @pytest.mark.parametrize("name", CHAPTERS[1:])
@@ -182,15 +214,16 @@ def glued_text(outputs: dict[str, dict], leave_out: set[str]) -> dict[str, str]:
     }
 
 
-def run_again(path: Path, scratch: Path) -> nbformat.NotebookNode:
-    """Execute a chapter in a fresh kernel, in ``scratch``; nbclient skips cells tagged
-    skip-execution (the skeletons), as myst-nb does."""
+def run_again(path: Path) -> nbformat.NotebookNode:
+    """Execute a chapter in a fresh kernel, in its own folder as the build runs it (the chapters
+    import book/_ext's glue helpers); nbclient skips cells tagged skip-execution (the skeletons),
+    as myst-nb does."""
     nb = jupytext.read(path)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
 
-def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[str], int]:
+def chapters_that_differ(source: Path, html: Path) -> tuple[list[str], int]:
     """Run every chapter of the book in ``source`` again in a fresh kernel and compare what it
     printed and glued with the build in ``html``, leaving out cells tagged ``timing`` (they
     measure this machine's speed). Return the chapters that differ and how many were compared.
@@ -200,8 +233,6 @@ def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[
     alone afterwards, so that each sees the thread count it was built with."""
     executed_dir = html.parent / "jupyter_execute" / "book"
     paths = [p for p in sorted((source / "book").glob("*.md")) if (executed_dir / f"{p.stem}.ipynb").is_file()]
-    for path in paths:
-        shutil.copy(path, scratch / path.name)
     timing = [p for p in paths if any("timing" in c.metadata.get("tags", []) for c in jupytext.read(p).cells)]
     together = [p for p in paths if p not in timing]
     jobs = os.cpu_count() or 1
@@ -209,18 +240,18 @@ def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))  # the kernels inherit it
     try:
         with ThreadPoolExecutor(jobs) as pool:
-            fresh = dict(zip(together, pool.map(lambda p: run_again(p, scratch), together)))
+            fresh = dict(zip(together, pool.map(run_again, together)))
     finally:
         if before is None:
             os.environ.pop("OMP_NUM_THREADS")
         else:
             os.environ["OMP_NUM_THREADS"] = before
-    fresh.update({p: run_again(p, scratch) for p in timing})
+    fresh.update({p: run_again(p) for p in timing})
     differ, compared = [], 0
     for path in paths:
         name, nb = path.stem, fresh[path]
         texts, timing_glue = printed_text(nb)
-        first = nbformat.read(executed_dir / f"{name}.ipynb", as_version=4)
+        first = executed(html, name)
         fresh_glue = {
             o["metadata"]["scrapbook"]["name"]: o for c in nb.cells for o in c.get("outputs", []) if is_glue(o)
         }
@@ -234,8 +265,8 @@ def chapters_that_differ(source: Path, html: Path, scratch: Path) -> tuple[list[
     return differ, compared
 
 
-def test_a_second_execution_prints_the_same_numbers(book_html, tmp_path):
-    differ, compared = chapters_that_differ(ROOT, book_html, tmp_path)
+def test_a_second_execution_prints_the_same_numbers(book_html):
+    differ, compared = chapters_that_differ(ROOT, book_html)
     assert not differ, f"these chapters printed or glued other values when run again: {differ}"
     assert compared >= 8, f"only {compared} chapters were compared"
 
@@ -255,6 +286,5 @@ def test_the_comparison_catches_an_unseeded_chapter(build_book, tmp_path):
     )
     proc = build_book(src, tmp_path / "out")
     assert proc.returncode == 0, build_failure(proc)
-    (tmp_path / "scratch").mkdir()
-    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html", tmp_path / "scratch")
+    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html")
     assert (sorted(differ), compared) == (["glued", "printed"], 5)

@@ -1,8 +1,16 @@
-"""The build's notebook downloads: a tiny book with two exercise chapters, built for real.
+"""The notebooks a reader takes away: plain Jupyter, runnable without the book's build.
 
-The executed and the student notebook of each exercise chapter must exist in the HTML
-output, be valid notebooks with the right cells, and be linked from the chapter's page
-by relative links that resolve to them.
+A tiny book, a git checkout with an exercise chapter, a chapter with code and no exercise,
+a page without code and a bibliography, is built for real with the book's extension
+(``book/_ext/notebook_downloads.py``). Its notebooks must be valid, hold what the page
+shows (every figure as an output, every glued number as its value, every citation written
+out, no MyST), install the
+package at the commit that was built, be linked from the page and from the theme's download
+button, and the student one must run in a plain kernel. Then the same for the real book
+(marked ``book``): each chapter's student notebook runs with the worked solutions put back,
+in a kernel that cannot import Sphinx, docutils, myst-nb or the book's extensions, and draws
+every figure (each chapter runs once, two side by side, and its tests read that run). Last,
+the rewriting itself, cell by cell, and the committed copies.
 """
 
 from __future__ import annotations
@@ -10,50 +18,95 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
-from conftest import MYST_NOTEBOOK_HEADER
+from conftest import MYST_NOTEBOOK_HEADER, ROOT
 from IPython.core.inputtransformer2 import TransformerManager
+from nbclient import NotebookClient
 
-from ddpm_sampling import sphinx_notebooks as sn
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import notebook_downloads as nd  # noqa: E402
+import plain_code as pc  # noqa: E402
+import plain_markdown as pm  # noqa: E402
+import reader_notebooks as rn  # noqa: E402
+from execute_chapters import times_timing  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 REPO = "https://github.com/example/tiny-book"
-HEADER = MYST_NOTEBOOK_HEADER
+SITE = "https://example.github.io/tiny-book/"
 FILES = {
     "_config.yml": f"""\
         title: Tiny
         author: Tests
         only_build_toc_files: true
         execute:
-          execute_notebooks: force
-          raise_on_error: true
+          execute_notebooks: cache
+          raise_on_error: false
+          timeout: 600
         repository:
           url: {REPO}
+          branch: dev
+        launch_buttons:
+          binderhub_url: https://mybinder.org
+        bibtex_bibfiles: [refs.bib]
         sphinx:
-          extra_extensions:
-            - ddpm_sampling.sphinx_notebooks
+          local_extensions:
+            notebook_downloads: {ROOT / "book" / "_ext"}
+            citation_style: {ROOT / "book" / "_ext"}
+          config:
+            bibtex_reference_style: author_year_round
+            bibtex_default_style: plain_author_year
+            bibtex_cite_id: "cite-{{key}}"
         """,
+    "refs.bib": """\
+        @article{doe2020doubling,
+          author = {Doe, Jane and Roe, Richard},
+          title = {Doubling},
+          journal = {Journal of Small Numbers},
+          year = {2020},
+        }
+        """,
+    "references.md": "# References\n\n```{bibliography}\n```\n",
+    "pyproject.toml": '[project]\nname = "tiny"\nversion = "9.8.7"\n',
     "_toc.yml": """\
         format: jb-book
         root: intro
         chapters:
           - file: one
           - file: part/two
+          - file: summary
+          - file: references
         """,
-    "intro.md": "# Tiny\n\nNo exercise here.\n",
+    "intro.md": "# Tiny\n\nNo code here.\n",
     "one.md": """
         # Chapter one
 
         ```{code-cell} ipython3
+        :tags: [remove-cell]
+
+        import matplotlib.pyplot as plt
+        from _ext.glue_helpers import glue, glue_figure
+        ```
+
+        ```{admonition} Predict first
+        :class: tip
+
+        What is twice 21? See {doc}`part/two` and {doc}`the start <intro>`.
+        ```
+
+        ```{code-cell} ipython3
         :tags: [skeleton, skip-execution]
-        :check: check_double(double)
+        :check: assert double(21) == 42, "not yet"
 
         def double(x):
             raise NotImplementedError  # TODO: return twice x
@@ -69,53 +122,103 @@ FILES = {
         ```{code-cell} ipython3
         print("double(21) =", double(21))
         ```
+
+        ```{code-cell} ipython3
+        :tags: [hide-input]
+
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, double(1)])
+        ax.set_title("A line")
+        glue_figure("fig_line", fig)
+        ```
+
+        (fig-line-label)=
+        ```{glue:figure} fig_line
+        :name: fig-line
+        :alt: A rising line.
+
+        The line from 0 to {glue:text}`two:.1f`.
+        ```
+
+        ```{code-cell} ipython3
+        :tags: [remove-cell]
+
+        # only for the text
+        plumbing = double(21)  # PLUMBING
+        glue("answer", plumbing, display=False)
+        glue("two", double(1), display=False)
+        ```
+
+        % a comment for the authors
+        The answer is {glue:text}`answer:.2f`, or {glue:text}`answer` plain. Doubling is
+        old {cite:p}`doe2020doubling{p. 3}`, as {cite:t}`doe2020doubling` show.
         """,
     "part/two.md": """
         # Chapter two
 
         ```{code-cell} ipython3
-        :tags: [skeleton, skip-execution]
+        :tags: [remove-cell]
 
-        answer = ...  # TODO: six times seven
+        from myst_nb import glue
         ```
 
         ```{code-cell} ipython3
-        :tags: [solution, hide-input]
-
-        answer = 6 * 7  # SOLUTION-TWO
+        answer = 6 * 7
+        glue("answer", answer, display=False)
+        answer
         ```
 
-        ```{code-cell} ipython3
-        :tags: [check]
-
-        assert answer == 42, "not yet"
-        print("answer =", answer)
+        ```{note}
+        Six times seven is {glue:text}`answer`.
         ```
         """,
+    "summary.md": """
+        # Summary
+
+        Chapter one found {glue:text}`one.md::answer:.1f`; see {doc}`one`.
+        """,
 }
-CHAPTERS = {"one": "SOLUTION-ONE", "part/two": "SOLUTION-TWO"}
+CHAPTERS = {"one": True, "part/two": False}  # docname -> has worked solutions
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def tiny_book(tmp_path_factory) -> Path:
-    """Build the tiny book with the extension, strictly; return its HTML folder."""
+    """Build the tiny book (a git checkout) with the extension, strictly, twice; return its HTML folder.
+
+    The first build executes the chapters into jupyter-cache; the second takes them from there,
+    as the book's builds do (``book/_ext/execute_chapters.py`` executes them first).
+    """
     src = tmp_path_factory.mktemp("tiny-book")
     for name, text in FILES.items():
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = HEADER if name.removesuffix(".md") in CHAPTERS else ""
+        header = MYST_NOTEBOOK_HEADER if name.removesuffix(".md") in [*CHAPTERS, "summary"] else ""
         path.write_text(header + textwrap.dedent(text))
+    shutil.copytree(ROOT / "book" / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    git(src, "init", "-q")
+    git(src, "add", ".")
+    git(src, "commit", "-q", "-m", "tiny")
     out = tmp_path_factory.mktemp("tiny-out")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    proc = subprocess.run(
-        [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=src,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return out / "_build" / "html"
+    for again in ([], ["--all"]):
+        proc = subprocess.run(
+            [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going", *again],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=src,
+        )
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Using cached notebook" in proc.stdout or "cached" in proc.stdout.lower(), proc.stdout[-2000:]
+    html = out / "_build" / "html"
+    (html / ".commit").write_text(git(src, "rev-parse", "HEAD"))
+    return html
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -128,79 +231,146 @@ def code(nb: nbformat.NotebookNode) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
+def markdown(nb: nbformat.NotebookNode) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def images(cell: nbformat.NotebookNode) -> list[dict]:
+    """The outputs of a cell that show an image: a PNG, or HTML that embeds PNG frames (an animation)."""
+    return [
+        o
+        for o in cell.get("outputs", [])
+        if "image/png" in o.get("data", {}) or "data:image/png" in str(o.get("data", {}).get("text/html", ""))
+    ]
+
+
+#: The keys of the book's bibliography: none may be left in a notebook's prose (a citation not written out).
+BIB_KEYS = re.findall(r"^@\w+\s*\{\s*([^,\s]+)\s*,", (ROOT / "book" / "references.bib").read_text(), re.MULTILINE)
+
+
+def raw_keys(text: str) -> list[str]:
+    """The bibliography keys in ``text`` outside link targets (a link to a work's entry names its key)."""
+    shown = re.sub(r"\]\([^)\s]*\)", "]", text)
+    return [key for key in BIB_KEYS if re.search(rf"\b{re.escape(key)}\b", shown)]
+
+
+def assert_no_myst(nb: nbformat.NotebookNode, where: str) -> None:
+    """No MyST-only syntax (a role such as a raw citation, a directive, ...) and no bare citation key."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert not pm.myst_only(cell.source), f"{where}, cell {cell.id}: {pm.myst_only(cell.source)}"
+            assert not raw_keys(cell.source), f"{where}, cell {cell.id}: citation keys {raw_keys(cell.source)}"
+
+
+# ---------------------------------------------------------------------------- the tiny book
+
+
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_both_notebooks_are_written_as_valid_json_notebooks(tiny_book, docname):
-    for rel in sn.notebook_paths(docname):
-        path = tiny_book / rel
-        assert path.is_file(), f"{rel} missing; have {sorted(p.name for p in tiny_book.rglob('*.ipynb'))}"
-        json.loads(path.read_text())
-        read(path)
-
-
-def test_a_page_without_solutions_gets_no_notebooks_and_no_box(tiny_book):
-    assert not (tiny_book / "_notebooks" / "intro.ipynb").exists()
+def test_each_chapter_with_code_gets_its_notebooks_and_no_other_page_does(tiny_book, docname):
+    executed, student = (tiny_book / rel for rel in nd.notebook_paths(docname))
+    read(executed)
+    assert student.is_file() == CHAPTERS[docname]
+    if CHAPTERS[docname]:
+        json.loads(student.read_text())
+        read(student)
+    assert not (tiny_book / "_sources" / "intro.ipynb").exists()
     assert not BeautifulSoup((tiny_book / "intro.html").read_text(), "html.parser").select(".nb-downloads")
 
 
-@pytest.mark.parametrize(("docname", "marker"), CHAPTERS.items())
-def test_the_student_notebook_has_the_skeleton_and_no_solution(tiny_book, docname, marker):
-    nb = read(tiny_book / sn.notebook_paths(docname)[1])
-    assert marker not in json.dumps(nb)
-    skeletons = [c for c in nb.cells if "skeleton" in c.metadata.get("tags", [])]
-    assert len(skeletons) == 1 and "TODO" in skeletons[0].source
-    assert "skip-execution" not in skeletons[0].metadata["tags"]
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-    assert "jupytext" not in nb.metadata and nb.metadata.kernelspec.name == "python3"
+def test_a_page_that_is_a_notebook_without_code_offers_its_prose_with_the_values_of_other_chapters(tiny_book):
+    nb = read(tiny_book / "_sources" / "summary.ipynb")
+    assert [c.cell_type for c in nb.cells] == ["markdown"]  # no install cell: nothing to run
+    assert nb.cells[0].source == f"# Summary\n\nChapter one found 42.0; see [Chapter one]({SITE}one.html)."
+    assert not BeautifulSoup((tiny_book / "summary.html").read_text(), "html.parser").select(".nb-downloads")
 
 
-def test_the_student_notebook_runs_the_declared_self_check_after_the_skeleton(tiny_book):
-    one = read(tiny_book / sn.notebook_paths("one")[1])
-    tags = [c.metadata.get("tags", []) for c in one.cells]
+def test_the_executed_notebook_shows_what_the_page_shows(tiny_book):
+    nb = read(tiny_book / nd.notebook_paths("one")[0])
+    assert "SOLUTION-ONE" in code(nb) and not [c for c in nb.cells if "skeleton" in c.metadata.get("tags", [])]
+    figure = next(c for c in nb.cells if c.id == "figure-fig_line")
+    assert len(images(figure)) == 1, figure.outputs
+    assert figure.source.endswith("plt.show()") and "glue" not in figure.source
+    text = markdown(nb)
+    assert "**Figure.** The line from 0 to 2.0." in text
+    assert "The answer is 42.00, or 42 plain." in text
+    work = f"{SITE}references.html#cite-doe2020doubling"
+    assert f"old ([Doe and Roe, 2020]({work}), p. 3), as Doe and Roe ([2020]({work})) show." in text
+    assert "> **Predict first**\n>\n> What is twice 21? See " in text
+    assert f"[Chapter two]({SITE}part/two.html) and [the start]({SITE}intro.html)." in text
+    assert "a comment for the authors" not in text and "fig-line-label" not in text
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert printed == "double(21) = 42\n"
+    assert_no_myst(nb, "one.ipynb")
+
+
+def test_the_glue_plumbing_is_gone_from_both_notebooks(tiny_book):
+    for rel in nd.notebook_paths("one"):
+        source = code(read(tiny_book / rel))
+        assert "PLUMBING" not in source and "only for the text" not in source, rel
+        assert "glue" not in source and "_ext" not in source, rel
+        assert "import matplotlib.pyplot as plt" in source
+
+
+def test_a_chapter_without_exercise_keeps_its_code_without_the_glue(tiny_book):
+    nb = read(tiny_book / nd.notebook_paths("part/two")[0])
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.source for c in cells[1:]] == ["answer = 6 * 7\nanswer"]  # the import cell went, emptied
+    assert cells[1].outputs[0]["data"]["text/plain"] == "42"
+    assert "> **Note**\n>\n> Six times seven is 42." in markdown(nb)
+
+
+def test_the_student_notebook_has_the_skeleton_its_check_and_no_solution(tiny_book):
+    nb = read(tiny_book / nd.notebook_paths("one")[1])
+    assert "SOLUTION-ONE" not in json.dumps(nb)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
     at = tags.index(["skeleton"])
+    assert "TODO" in nb.cells[at].source
     assert tags[at + 1] == ["check"]
-    assert one.cells[at + 1].source == "from ddpm_sampling.exercises import check_double\n\ncheck_double(double)"
-    two = read(tiny_book / sn.notebook_paths("part/two")[1])
-    checks = [c for c in two.cells if "check" in c.metadata.get("tags", [])]
-    assert len(checks) == 1 and checks[0].source.startswith("assert answer == 42")  # the chapter's own
+    assert nb.cells[at + 1].source == 'assert double(21) == 42, "not yet"'
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+    assert "jupytext" not in nb.metadata and nb.metadata.kernelspec.name == "python3"
+    assert "The answer is 42.00, or 42 plain." in markdown(nb)
+    assert_no_myst(nb, "one-student.ipynb")
 
 
 @pytest.mark.parametrize("which", [0, 1])
-def test_both_notebooks_start_with_the_install_cell_for_the_configured_repository(tiny_book, which):
-    nb = read(tiny_book / sn.notebook_paths("one")[which])
-    first = nb.cells[0]
+def test_the_install_cell_pins_the_commit_that_was_built(tiny_book, which):
+    nb = read(tiny_book / nd.notebook_paths("one")[which])
+    first = next(c for c in nb.cells if c.cell_type == "code")
     assert first.metadata["tags"] == ["install"] and first.id == "install"
-    assert f'%pip install --quiet "git+{REPO}"' in first.source
+    commit = (tiny_book / ".commit").read_text()
+    assert f'%pip install --quiet "git+{REPO}@{commit}"' in first.source
     assert 'find_spec("ddpm_sampling") is None' in first.source
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Chapter one")
     # IPython turns the indented magic into a call, so the cell is valid where it runs
     compile(TransformerManager().transform_cell(first.source), "install", "exec")
 
 
-@pytest.mark.parametrize(("docname", "marker"), CHAPTERS.items())
-def test_the_executed_notebook_has_the_solutions_and_their_outputs(tiny_book, docname, marker):
-    nb = read(tiny_book / sn.notebook_paths(docname)[0])
-    assert marker in code(nb)
-    assert not [c for c in nb.cells if "skeleton" in c.metadata.get("tags", [])]
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert printed == {"one": "double(21) = 42\n", "part/two": "answer = 42\n"}[docname]
+def test_the_student_notebook_runs_in_a_plain_kernel_and_draws_its_figure(tiny_book, tmp_path):
+    nb = read(tiny_book / nd.notebook_paths("one")[1])
+    executed = run_plain(with_solutions(nb, ["def double(x):\n    return 2 * x"]), tmp_path)
+    figure = next(c for c in executed.cells if c.id == "figure-fig_line")
+    assert len(images(figure)) == 1
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_the_page_links_both_notebooks_with_relative_links_that_resolve(tiny_book, docname):
+def test_the_page_links_its_notebooks_with_relative_links_that_resolve(tiny_book, docname):
     page = tiny_book / f"{docname}.html"
-    boxes = BeautifulSoup(page.read_text(), "html.parser").select("div.nb-downloads")
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    boxes = soup.select("div.nb-downloads")
     assert len(boxes) == 1
     links = boxes[0].select("a[download]")
-    assert [a["download"] for a in links] == [
-        f"{posixpath.basename(docname)}.ipynb",
-        f"{posixpath.basename(docname)}-student.ipynb",
-    ]
-    for a, rel in zip(links, sn.notebook_paths(docname)):
+    name = posixpath.basename(docname)
+    assert [a["download"] for a in links] == [f"{name}.ipynb", f"{name}-student.ipynb"][: 1 + CHAPTERS[docname]]
+    for a, rel in zip(links, nd.notebook_paths(docname)):
         href = a["href"]
         assert "://" not in href and not href.startswith("/"), href
         target = (page.parent / href).resolve()
         assert target == (tiny_book / rel).resolve() and target.is_file()
+    # the theme's download button offers the same executed notebook
+    button = soup.select_one(".dropdown-download-buttons a[href$='.ipynb']")
+    assert button is not None, "the theme offers no .ipynb download"
+    assert (page.parent / button["href"]).resolve() == (tiny_book / nd.notebook_paths(docname)[0]).resolve()
 
 
 def test_the_box_sits_under_the_chapter_title(tiny_book):
@@ -209,121 +379,539 @@ def test_the_box_sits_under_the_chapter_title(tiny_book):
     assert title.find_next_sibling("div")["class"] == ["admonition", "tip", "nb-downloads"]
 
 
-# ---------------------------------------------------------------------------- without a build
-
-
-def make_chapter() -> nbformat.NotebookNode:
-    v4 = nbformat.v4
-    return v4.new_notebook(
-        cells=[
-            v4.new_markdown_cell("# Title"),
-            v4.new_code_cell("from myst_nb import glue", metadata={"tags": ["remove-cell"]}),
-            v4.new_code_cell("x = ...", metadata={"tags": ["skeleton", "skip-execution"], "check": "check_x(x)"}),
-            v4.new_code_cell("x = 1", metadata={"tags": ["solution", "hide-input"]}),
-            v4.new_code_cell("glue('x', x)", outputs=[v4.new_output("stream", text="1\n")], execution_count=3),
-        ],
-        metadata={"jupytext": {"formats": "md:myst"}, "kernelspec": {"name": "python3", "display_name": "Python 3"}},
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_the_box_opens_the_committed_notebook_of_the_release_in_colab(tiny_book, docname):
+    box = BeautifulSoup((tiny_book / f"{docname}.html").read_text(), "html.parser").select_one("div.nb-downloads")
+    name = posixpath.basename(docname) + ("-student" if CHAPTERS[docname] else "")
+    assert box.select_one("a.nb-open-colab")["href"] == (
+        f"https://colab.research.google.com/github/example/tiny-book/blob/v9.8.7/notebooks/{name}.ipynb"
     )
 
 
-def test_the_student_notebook_of_a_chapter_is_deterministic_and_valid():
-    requirements = sn.install_requirements(make_chapter(), "git+https://example.org/repo")
-    first = sn.student_notebook(make_chapter(), requirements)
-    nbformat.validate(first)
-    assert nbformat.writes(first) == nbformat.writes(sn.student_notebook(make_chapter(), requirements))
-    sources = [c.source for c in first.cells]
-    assert sources[1:] == [
-        "# Title",
-        "from myst_nb import glue",
-        "x = ...",
-        "from ddpm_sampling.exercises import check_x\n\ncheck_x(x)",
-        "glue('x', x)",
-    ]
-    assert first.cells[-1].outputs == [] and first.cells[-1].execution_count is None
+def test_the_notebooks_cite_as_the_page_does_and_link_the_same_entry(tiny_book):
+    page = BeautifulSoup((tiny_book / "one.html").read_text(), "html.parser")
+    cited = [(a.get_text(), a["href"]) for a in page.select("a[href*='references.html#']")]
+    entry = "references.html#cite-doe2020doubling"
+    assert cited == [("Doe and Roe, 2020", entry), ("2020", entry)]
+    assert "(Doe and Roe, 2020, p. 3)" in page.get_text() and "Doe and Roe (2020) show" in page.get_text()
+    references = BeautifulSoup((tiny_book / "references.html").read_text(), "html.parser")
+    assert references.find(id="cite-doe2020doubling") is not None
+    for rel in nd.notebook_paths("one"):
+        assert f"([Doe and Roe, 2020]({SITE}{entry}), p. 3)" in markdown(read(tiny_book / rel)), rel
 
 
-def test_a_chapter_that_glues_installs_myst_nb_too():
-    requirements = sn.install_requirements(make_chapter(), "PKG")
-    assert requirements[0] == "PKG" and requirements[1].startswith("myst-nb==")
-    chapter = make_chapter()
-    del chapter.cells[1]
-    chapter.cells[-1].source = "x"
-    assert sn.install_requirements(chapter, "PKG") == ["PKG"]
+# ---------------------------------------------------------------------------- the real book
 
 
-def test_is_exercise_needs_a_solution_cell():
-    chapter = make_chapter()
-    assert sn.is_exercise(chapter)
-    del chapter.cells[3]
-    assert not sn.is_exercise(chapter)
+def with_solutions(nb: nbformat.NotebookNode, solutions: list[str]) -> nbformat.NotebookNode:
+    """The student notebook with each worked solution, in order, in place of its skeleton."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    skeletons = [c for c in nb.cells if "skeleton" in c.metadata.get("tags", [])]
+    assert len(skeletons) == len(solutions), f"{len(skeletons)} skeletons, {len(solutions)} solutions"
+    for cell, solution in zip(skeletons, solutions):
+        cell.source = solution
+    return nb
+
+
+#: A first cell for a kernel that has none of the build's tools: only the package and its dependencies.
+PLAIN_KERNEL = """\
+import sys
+
+
+class NoBuildTools:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"sphinx", "docutils", "myst_nb", "myst_parser", "jupyter_book", "_ext",
+                                  "glue_helpers", "reader_notebooks", "notebook_downloads"}:
+            raise ModuleNotFoundError(f"{name} is not installed in a plain kernel")
+
+
+sys.meta_path.insert(0, NoBuildTools())
+"""
+
+
+def run_plain(nb: nbformat.NotebookNode, cwd: Path, threads: int | None = None) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom in a fresh kernel in ``cwd`` that cannot import the build's tools
+    (with ``threads``, torch's threads in it)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(PLAIN_KERNEL, id="plain-kernel"))
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the figures need the inline backend
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client.execute(env=env)
+    return nb
+
+
+def real_chapters() -> dict[str, nbformat.NotebookNode]:
+    return rn.chapters(ROOT)
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("docname", list(real_chapters()))
+def test_each_chapter_offers_notebooks_without_myst_and_with_every_figure(book_html, docname):
+    chapter = real_chapters()[docname]
+    executed_path, student_path = (book_html / rel for rel in nd.notebook_paths(docname))
+    executed = read(executed_path)
+    assert_no_myst(executed, executed_path.name)
+    figures = pm.block_glue_names(chapter)
+    shown = {c.id: c for c in executed.cells if c.id.startswith("figure-")}
+    assert sorted(shown) == sorted(f"figure-{name}" for name in figures)
+    for cell in shown.values():
+        assert images(cell), f"{executed_path.name}: {cell.id} shows no image"
+    assert student_path.is_file() == rn.is_exercise(chapter)
+    if rn.is_exercise(chapter):
+        assert_no_myst(read(student_path), student_path.name)
+
+
+@pytest.mark.book
+def test_every_notebook_the_site_offers_is_plain_jupyter(book_html):
+    """The box's links and the theme's download button, on every page that is a notebook."""
+    offered = sorted((book_html / "_sources").rglob("*.ipynb"))
+    assert len(offered) >= len(real_chapters())
+    for path in offered:
+        assert_no_myst(read(path), str(path.relative_to(book_html)))
+
+
+@pytest.mark.book
+def test_every_link_into_the_site_from_a_notebook_resolves(book_html):
+    """Links to chapters, to the API reference and to each cited work's entry name a page and an id it has."""
+    site = rn.Site.from_config(ROOT, rn.load_config(ROOT)).url
+    ids: dict[Path, set[str]] = {}
+    links, cited = 0, 0
+    for path in sorted((book_html / "_sources").rglob("*.ipynb")):
+        for url in re.findall(rf"\]\(({re.escape(site)}[^)\s]*)\)", markdown(read(path))):
+            page, _, anchor = url.removeprefix(site).partition("#")
+            target = book_html / page
+            assert target.is_file(), f"{path.name}: {url} is no page of the site"
+            if anchor:
+                if target not in ids:
+                    soup = BeautifulSoup(target.read_text(), "html.parser")
+                    ids[target] = {tag["id"] for tag in soup.find_all(id=True)}
+                assert anchor in ids[target], f"{path.name}: {url} names no id of {page}"
+            links += 1
+            cited += "references.html#cite-" in url
+    assert links and cited, f"{links} links into the site, {cited} of them to a cited work"
+
+
+@pytest.mark.book
+def test_each_notebook_cites_the_works_of_its_page_in_the_same_order(book_html):
+    cited = 0
+    for path in sorted((book_html / "_sources").rglob("*.ipynb")):
+        page = book_html / path.relative_to(book_html / "_sources").with_suffix(".html")
+        if path.stem.endswith(rn.STUDENT_SUFFIX):
+            page = page.with_name(page.name.replace(rn.STUDENT_SUFFIX, ""))
+        links = BeautifulSoup(page.read_text(), "html.parser").select("a[href*='references.html#cite-']")
+        on_page = [a["href"].partition("#")[2] for a in links]
+        in_notebook = re.findall(r"\]\([^)\s]*references\.html#(cite-[^)\s]*)\)", markdown(read(path)))
+        assert in_notebook == on_page, path.name
+        cited += len(on_page)
+    assert cited, "no page cites a work"
+
+
+def plain_notebook(book_html: Path, docname: str) -> nbformat.NotebookNode:
+    """The notebook a reader runs: the student one with each worked solution in place of its skeleton, or,
+    for a chapter without exercise, the executed one without its outputs."""
+    chapter = real_chapters()[docname]
+    if rn.is_exercise(chapter):
+        solutions = [c.source for c in chapter.cells if "solution" in c.metadata.get("tags", [])]
+        return with_solutions(read(book_html / nd.notebook_paths(docname)[1]), solutions)
+    nb = read(book_html / nd.notebook_paths(docname)[0])
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+#: Chapters run side by side in plain kernels.
+PLAIN_JOBS = 2
+
+
+@pytest.fixture(scope="module")
+def plain_runs(book_html, tmp_path_factory) -> dict[str, nbformat.NotebookNode | Exception]:
+    """Every chapter's notebook run once in a plain kernel, in a folder of its own: the run, or what it raised.
+
+    Two side by side, each with its share of the cores, then the chapters that time the machine
+    alone with all of them, as ``book/_ext/execute_chapters.py`` runs them for the build."""
+    cores = os.cpu_count() or 1
+
+    def run(docname: str, threads: int) -> nbformat.NotebookNode | Exception:
+        try:
+            cwd = tmp_path_factory.mktemp(posixpath.basename(docname))
+            return run_plain(plain_notebook(book_html, docname), cwd, threads)
+        except Exception as err:  # reported by the chapter's own test
+            return err
+
+    chapters = list(real_chapters())
+    alone = [d for d in chapters if times_timing(ROOT / f"{d}.md")]  # they measure the machine's speed
+    together = [d for d in chapters if d not in alone]
+    with ThreadPoolExecutor(PLAIN_JOBS) as pool:
+        runs = dict(zip(together, pool.map(run, together, [max(1, cores // PLAIN_JOBS)] * len(together))))
+    runs |= {d: run(d, cores) for d in alone}
+    return {d: runs[d] for d in chapters}
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("docname", list(real_chapters()))
+def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(plain_runs, docname):
+    """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
+    executed = plain_runs[docname]
+    if isinstance(executed, Exception):
+        pytest.fail(f"{docname} raised in a plain kernel:\n{executed}", pytrace=False)
+    figures = [c for c in executed.cells if c.id.startswith("figure-")]
+    assert len(figures) == len(pm.block_glue_names(real_chapters()[docname]))
+    for cell in figures:
+        assert images(cell), f"{docname}: {cell.id} draws no image"
+
+
+# ---------------------------------------------------------------------------- Markdown, cell by cell
+
+
+def convert(text: str, values: dict | None = None, docname: str = "book/ch") -> str:
+    values = values or {}
+    site = rn.Site.make(ROOT, "https://github.com/o/r", "main")
+    return pm.Markdown(site, docname, lambda name, spec: format(values[name], spec)).convert(text)
+
+
+def test_glue_roles_become_their_values_formatted_as_on_the_page():
+    text = "Is {glue:text}`a:.3f`, {glue:text}`n:,` and {glue}`w`; not `{x}` code."
+    assert convert(text, {"a": 0.12345, "n": 60000, "w": "boot"}) == "Is 0.123, 60,000 and boot; not `{x}` code."
+
+
+def test_admonitions_and_other_directives_become_blockquotes_with_a_bold_title():
+    text = "```{admonition} Predict {glue:text}`t`\n:class: tip\n\n1. One\n2. Two\n```\n\n:::{warning}\nCareful.\n:::"
+    assert convert(text, {"t": 500}) == "> **Predict 500**\n>\n> 1. One\n> 2. Two\n\n> **Warning**\n>\n> Careful."
+    assert convert("````{note}\n```python\nx = 1\n```\n````") == "> **Note**\n>\n> ```python\n> x = 1\n> ```"
+
+
+def test_a_glued_figure_becomes_its_caption_and_math_stays_math():
+    text = "```{glue:figure} fig\n:name: fig-x\n:alt: Alt.\n\nA caption\non two lines.\n```\n$$\nx\n$$ (eq-x)"
+    assert convert(text) == "**Figure.** A caption\non two lines.\n$$\nx\n$$"
+    assert convert("```{math}\na = b\n```\n{math}`c`") == "$$\na = b\n$$\n$c$"
+
+
+def test_doc_roles_link_the_published_site_and_other_roles_keep_their_text():
+    text = "See {doc}`ex2_one_step`, {doc}`that page <../intro>`, {ref}`here <sec-x>` and {term}`DDPM`."
+    expected = (
+        "See [Exercise 2: one reverse step at t = 500, traced](https://o.github.io/r/book/ex2_one_step.html), "
+        "[that page](https://o.github.io/r/intro.html), here and DDPM."
+    )
+    assert convert(text) == expected
+
+
+def cite(text: str, **site: str) -> str:
+    """``text`` converted with the book's bibliography, on a site with ``site``'s settings."""
+    settings = {"repository": "https://github.com/o/r", "bibfiles": ["book/references.bib"], **site}
+    book = rn.Site.make(ROOT, settings.pop("repository"), "main", **settings)
+    return pm.Markdown(book, "book/ch", lambda name, spec: "").convert(text)
+
+
+def test_citations_are_written_out_from_the_bibliography_as_the_page_writes_them():
+    entry = "https://o.github.io/r/book/references.html#cite-"
+    on_site = {"cite_id": "cite-{key}"}
+    assert cite("Step {cite:p}`ho2020denoising{Algorithm 2}`.", **on_site) == (
+        f"Step ([Ho et al., 2020]({entry}ho2020denoising), Algorithm 2)."
+    )
+    assert cite("{cite:p}`{see}nichol2021improved{sec. 4, eq. 9}, song2021denoising`", **on_site) == (
+        f"(see [Nichol and Dhariwal, 2021]({entry}nichol2021improved), sec. 4, eq. 9; "
+        f"[Song et al., 2021]({entry}song2021denoising))"
+    )
+    assert cite("as {cite:t}`heusel2017gans` did", **on_site) == f"as Heusel et al. ([2017]({entry}heusel2017gans)) did"
+    # the works of one citation in the order of the reference list, as on the page
+    assert cite("{cite:t}`somepalli2023diffusion, kadkhodaie2024generalization`") == (
+        "Kadkhodaie et al. ([2024](https://o.github.io/r/book/references.html)); "
+        "Somepalli et al. ([2023](https://o.github.io/r/book/references.html))"
+    )
+    # no anchor configured: the References page itself; no site: the text alone
+    assert cite("{cite:p}`wu2018group`") == "([Wu and He, 2018](https://o.github.io/r/book/references.html))"
+    assert cite("{cite:t}`wu2018group`", repository="") == "Wu and He (2018)"
+
+
+def test_a_citation_of_a_work_that_is_not_in_the_bibliography_is_refused():
+    with pytest.raises(ValueError, match="book/ch: cites 'nosuchkey2099', which is not in the bibliography"):
+        cite("{cite:p}`ho2020denoising, nosuchkey2099{p. 1}`")
+
+
+def test_api_roles_become_code_that_links_the_api_reference():
+    api = "https://o.github.io/r/book/api.html#ddpm_sampling."
+    text = "{py:func}`~ddpm_sampling.reverse_step`, {py:func}`q_sample(x0, t) <ddpm_sampling.q_sample>`, {func}`nope.x`"
+    assert cite(text) == f"[`reverse_step()`]({api}reverse_step), [`q_sample(x0, t)`]({api}q_sample), `nope.x()`"
+
+
+def test_the_notebook_scan_fails_on_a_raw_citation_and_on_a_bare_key():
+    def notebook(text: str) -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, id="prose")])
+
+    with pytest.raises(AssertionError, match="a role: '\\{cite:p\\}`'"):
+        assert_no_myst(notebook("Algorithm 2 {cite:p}`ho2020denoising` in words."), "planted")
+    with pytest.raises(AssertionError, match=r"citation keys \['ho2020denoising'\]"):
+        assert_no_myst(notebook("Algorithm 2 (ho2020denoising{Algorithm 2}) in words."), "planted")
+    written = cite("Algorithm 2 {cite:p}`ho2020denoising` in words.", cite_id="cite-{key}")
+    assert_no_myst(notebook(written), "written out")  # the key only in the link's target
+
+
+def test_code_blocks_targets_and_comments():
+    text = "(label)=\n# Title\n% a comment\n```python\n{glue:text}`not_a_role`\n```"
+    assert convert(text) == "# Title\n```python\n{glue:text}`not_a_role`\n```"
 
 
 @pytest.mark.parametrize(
-    ("url", "install", "expected"),
+    ("text", "found"),
     [
-        ("https://github.com/me/book/", "", "git+https://github.com/me/book"),
-        ("", "", f"git+{sn.DEFAULT_REPOSITORY}"),
-        (sn.JUPYTER_BOOK_DEFAULT, "", f"git+{sn.DEFAULT_REPOSITORY}"),
-        ("https://github.com/me/book", "ddpm-sampling==0.1.0", "ddpm-sampling==0.1.0"),
+        ("{glue:text}`x`", "a role"),
+        ("```{note}\nx\n```", "a directive"),
+        (":::{note}\nx\n:::", "a directive"),
+        ("(my-label)=", "a target"),
+        ("% comment", "a comment"),
+        ("+++", "a block break"),
+        (":class: tip", "a directive option"),
+        ("{{ name }}", "a substitution"),
+        ("DDPM {cite:p}`ho2020denoising{sec. 3.2}` tried two", "a role"),
+        ("as {cite:t}`somepalli2023diffusion,kadkhodaie2024generalization` show", "a role"),
     ],
 )
-def test_the_package_requirement_comes_from_the_repository_url(url, install, expected):
-    class Config:
-        html_theme_options = {"repository_url": url}
-        notebook_downloads_install = install
-
-    class App:
-        config = Config()
-
-    assert sn._package_requirement(App()) == expected
+def test_the_scan_finds_myst_only_syntax(text, found):
+    assert pm.myst_only(text) and pm.myst_only(text)[0].startswith(found)
+    assert not pm.myst_only("Plain: $x_{500}$, `code`, [link](u), > quote, **bold**, {a, b}.")
 
 
-# ---------------------------------------------------------------------------- Colab and the committed copies
+# ---------------------------------------------------------------------------- code, cell by cell
 
 
-@pytest.mark.parametrize("docname", CHAPTERS)
-def test_the_box_opens_the_committed_student_notebook_in_colab(tiny_book, docname):
-    box = BeautifulSoup((tiny_book / f"{docname}.html").read_text(), "html.parser").select_one("div.nb-downloads")
-    name = posixpath.basename(docname)
-    # the tiny book names no branch, so Jupyter Book's default applies
-    assert box.select_one("a.nb-open-colab")["href"] == (
-        f"https://colab.research.google.com/github/example/tiny-book/blob/master/notebooks/{name}-student.ipynb"
+def test_glue_calls_go_and_what_only_they_read_goes_with_them():
+    source = "# for the text\nmean = a * 2\nkept = a + 1\nglue('m', mean, display=False)\nglue('k', kept)"
+    assert pc.plain_code(source, {"kept"}, set()).source == "kept = a + 1"
+    assert pc.plain_code(source, set(), set()).source is None  # all plumbing: the cell is dropped
+
+
+def test_an_expression_is_never_dropped_and_a_cell_without_glue_is_left_alone():
+    assert pc.plain_code("x = 1\nglue('x', x, display=False)\nshow(x)", set(), set()).source == "x = 1\nshow(x)"
+    assert pc.plain_code("unused = 1", set(), set()).source == "unused = 1"
+
+
+def test_loops_that_only_glue_go():
+    source = "for t in (1, 2):\n    label = names[t]\n    glue(f'c_{t}', label, display=False)\nz = 3"
+    assert pc.plain_code(source, {"z"}, set()).source == "z = 3"
+    assert pc.plain_code(source, {"z", "label"}, set()).source == "for t in (1, 2):\n    label = names[t]\nz = 3"
+    source = "if ok:\n    glue('a', 1, display=False)\nelse:\n    print('no')"
+    assert pc.plain_code(source, set(), set()).source == "if ok:\n    pass\nelse:\n    print('no')"
+
+
+def test_figures_are_shown_where_their_cell_runs():
+    figure = pc.plain_code("fig = plot(x)\nfig.suptitle('t')\nglue_figure('fig_x', fig)", set(), {"fig_x"})
+    assert (figure.source, figure.figures, figure.shows_pyplot) == (
+        "fig = plot(x)\nfig.suptitle('t')\nplt.show()",
+        ["fig_x"],
+        True,
+    )
+    html = pc.plain_code("anim = HTML(a)\nglue('anim', anim, display=False)", set(), {"anim"})
+    assert (html.source, html.figures) == ("anim = HTML(a)\ndisplay(anim)", ["anim"])
+
+
+def test_glue_imports_go_and_pyplot_comes_in_their_place_when_a_figure_needs_it():
+    v4 = nbformat.v4
+    cells = [
+        v4.new_code_cell(
+            "import math\n\nimport torch\nfrom ddpm_sampling.chapter_helpers import Word, glue_figure\n"
+            "from myst_nb import glue\n\nschedule = 1"
+        ),
+        v4.new_code_cell("fig = plot(schedule)\nglue_figure('fig_s', fig)"),
+    ]
+    site = rn.Site.make(ROOT, "", "main")
+    plain = rn._plain_cells(cells, pm.Markdown(site, "ch", lambda n, s: ""), {"fig_s"})
+    assert plain[0][0].source == (
+        "import math\n\nimport matplotlib.pyplot as plt\nimport torch\n"
+        "from ddpm_sampling.chapter_helpers import Word\n\nschedule = 1"
+    )
+    assert (plain[1][0].source, plain[1][1]) == ("fig = plot(schedule)\nplt.show()", ["fig_s"])
+
+
+def test_a_glue_call_that_shares_its_line_is_refused():
+    with pytest.raises(ValueError, match="give each glue statement a line of its own"):
+        pc.plain_code("x = 1; glue('x', x)", set(), set())
+
+
+def test_a_self_check_of_the_package_is_imported_from_it():
+    assert rn.check_cell("check_reverse_step(step)", "c").source == (
+        "from ddpm_sampling.exercises import check_reverse_step\n\ncheck_reverse_step(step)"
     )
 
 
+def test_the_student_notebook_is_deterministic_and_valid(tmp_path):
+    chapter = jupytext.reads(MYST_NOTEBOOK_HEADER + textwrap.dedent(FILES["one.md"]), fmt="md:myst")
+    (tmp_path / "refs.bib").write_text(textwrap.dedent(FILES["refs.bib"]))
+    site = rn.Site.make(tmp_path, REPO, "dev", bibfiles=["refs.bib"])
+
+    def make():
+        return rn.student_notebook(chapter, "one", site, lambda n, s: "V", "git+X@abc")
+
+    first = make()
+    nbformat.validate(first)
+    assert nbformat.writes(first) == nbformat.writes(make())
+    ids = [c.id for c in first.cells]
+    assert len(set(ids)) == len(ids) and "install" in ids and "figure-fig_line" in ids
+
+
+# ---------------------------------------------------------------------------- the chapters' glue helpers
+
+
+def test_glue_figure_refuses_an_unreadable_figure():
+    import glue_helpers
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_title("tiny", fontsize=5)
+    with pytest.raises(ValueError, match="figure 'fig_tiny' has text too small to read on the page: 'tiny'"):
+        glue_helpers.glue_figure("fig_tiny", fig)
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_without_myst_nb_the_glue_helpers_show_what_they_would_glue(monkeypatch):
+    """A chapter opened as a notebook on Binder, where there is no page to glue to."""
+    import glue_helpers
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(glue_helpers, "_myst_glue", None)
+    monkeypatch.setattr(glue_helpers, "show", shown.append)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    glue_helpers.glue_figure("fig", fig)
+    glue_helpers.glue("quiet", 1, display=False)
+    glue_helpers.glue("loud", 2)
+    assert shown == [fig, 2] and not plt.fignum_exists(fig.number)
+
+
+# ---------------------------------------------------------------------------- versions, the site, Colab
+
+
+def test_the_version_built_is_the_tag_of_head_or_else_its_commit(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    assert rn.commit_ref(tmp_path) is None  # not a git checkout
+    monkeypatch.setenv("GITHUB_SHA", "f00d")
+    assert rn.commit_ref(tmp_path) == "f00d"  # what GitHub Actions builds, where git cannot tell
+    git(tmp_path, "init", "-q")
+    (tmp_path / "f").write_text("x")
+    git(tmp_path, "add", "f")
+    git(tmp_path, "commit", "-q", "-m", "one")
+    assert rn.commit_ref(tmp_path) == git(tmp_path, "rev-parse", "HEAD")
+    git(tmp_path, "tag", "v1.2.3")
+    assert rn.commit_ref(tmp_path) == "v1.2.3"
+
+
+def test_the_release_tag_comes_from_the_package_version():
+    version = __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert rn.release_ref(ROOT) == f"v{version}"
+
+
 @pytest.mark.parametrize(
-    ("url", "expected"),
+    ("url", "pages", "colab"),
     [
-        ("https://github.com/o/r", "https://colab.research.google.com/github/o/r/blob/dev/notebooks/c-student.ipynb"),
+        (
+            "https://github.com/O/r",
+            "https://o.github.io/r/",
+            "https://colab.research.google.com/github/O/r/blob/v1/n.ipynb",
+        ),
         (
             "https://github.com/o/r.git/",
-            "https://colab.research.google.com/github/o/r/blob/dev/notebooks/c-student.ipynb",
+            "https://o.github.io/r/",
+            "https://colab.research.google.com/github/o/r/blob/v1/n.ipynb",
         ),
-        ("https://gitlab.com/o/r", None),
+        (
+            "https://github.com/o/o.github.io",
+            "https://o.github.io/",
+            "https://colab.research.google.com/github/o/o.github.io/blob/v1/n.ipynb",
+        ),
+        ("https://gitlab.com/o/r", None, None),
     ],
 )
-def test_colab_links_only_github_repositories(url, expected):
-    assert sn.colab_url(url, "dev", "book/c") == expected
+def test_the_site_and_colab_addresses_come_from_the_repository(url, pages, colab):
+    site = rn.Site.make(ROOT, url, "main")
+    assert (site.url, site.colab("v1", "n.ipynb")) == (pages, colab)
+    assert rn.Site.make(ROOT, url, "main", "https://book.example.org").url == "https://book.example.org/"
 
 
-def test_the_committed_student_notebooks_match_the_chapters():
-    root = Path(__file__).resolve().parents[1]
-    assert sn.main(["--root", str(root), "--check"]) == 0, "run `make notebooks` and commit notebooks/"
-    assert sorted(p.name for p in (root / "notebooks").glob("*.ipynb")) == sorted(
-        f"{p.stem}-student.ipynb" for p in (root / "book").glob("ex[0-9]_*.md")
-    )
+def test_the_configured_repository_is_the_one_the_notebooks_install_from():
+    site = rn.Site.from_config(ROOT, rn.load_config(ROOT))
+    config = rn.load_config(ROOT)["repository"]
+    assert (site.repository, site.branch) == (config["url"], config["branch"])
+    assert rn.requirement(site, "abc123") == f"git+{config['url']}@abc123"
 
 
-def test_the_check_fails_on_a_stale_or_orphaned_copy(tmp_path, capsys):
+# ---------------------------------------------------------------------------- the committed notebooks
+
+
+def test_the_committed_notebooks_match_the_chapters():
+    assert rn.main(["--root", str(ROOT), "--check"]) == 0, "run `make notebooks` and commit notebooks/"
+    expected = {rn.committed_name(posixpath.basename(d), rn.is_exercise(nb)) for d, nb in real_chapters().items()}
+    assert sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(expected)
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = read(path)
+        assert_no_myst(nb, path.name)
+        assert f"git+{rn.Site.from_config(ROOT, rn.load_config(ROOT)).repository}@{rn.release_ref(ROOT)}" in code(nb)
+
+
+def test_the_check_fails_on_a_stale_or_orphaned_copy_but_not_on_other_values(tmp_path, capsys):
     (tmp_path / "book").mkdir()
     (tmp_path / "_config.yml").write_text(f"repository:\n  url: {REPO}\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/one\n")
     chapter = tmp_path / "book" / "one.md"
-    chapter.write_text(HEADER + "\n# One\n\n```{code-cell} ipython3\n:tags: [solution]\nx = 1\n```\n")
-    assert sn.main(["--root", str(tmp_path), "--check"]) == 1  # not written yet
-    assert sn.main(["--root", str(tmp_path)]) == 0
-    assert sn.main(["--root", str(tmp_path), "--check"]) == 0
+    glued = "```{code-cell} ipython3\nx = 1\nglue('x', x, display=False)\n```\n\nx is {glue:text}`x:.2f`.\n"
+    chapter.write_text(MYST_NOTEBOOK_HEADER + "\n# One\n\n" + glued)
+    build = tmp_path / "_build" / "jupyter_execute" / "book"
+    build.mkdir(parents=True)
+    (build / "one.glue.json").write_text(json.dumps({"x": {"data": {"text/plain": "1"}}}))
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 1  # not written yet
+    assert rn.main(["--root", str(tmp_path)]) == 0
+    written = tmp_path / "notebooks" / "one.ipynb"
+    assert "x is 1.00." in written.read_text()
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 0
+    written.write_text(written.read_text().replace("x is 1.00.", "x is 2.50."))  # another build's value
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 0
     chapter.write_text(chapter.read_text().replace("# One", "# One, edited"))
     (tmp_path / "notebooks" / "gone-student.ipynb").write_text("{}")
-    assert sn.main(["--root", str(tmp_path), "--check"]) == 1
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 1
     out = capsys.readouterr().out
-    assert "one-student.ipynb differs from its chapter" in out and "gone-student.ipynb has no exercise chapter" in out
+    assert "one.ipynb differs from its chapter" in out and "gone-student.ipynb has no chapter" in out
+
+
+def test_writing_without_a_build_says_to_build_first(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {REPO}\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/one\n")
+    (tmp_path / "book" / "one.md").write_text(
+        MYST_NOTEBOOK_HEADER + "\n# One\n\n```{code-cell} ipython3\nx = 1\n```\n\n{glue:text}`x`\n"
+    )
+    with pytest.raises(KeyError, match="build the book first"):
+        rn.main(["--root", str(tmp_path)])
+
+
+# ---------------------------------------------------------------------------- Binder
+
+#: What only building, testing or linting the book needs.
+NOT_FOR_READERS = {"pytest", "ruff", "playwright", "zizmor", "check-jsonschema", "sphinx", "jupyter-book", "myst-nb"}
+
+
+def pins(path: Path) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return {name.lower(): version for name, _, version in (line.partition("==") for line in lines if "==" in line)}
+
+
+def test_binder_installs_only_what_reading_and_running_needs_at_the_books_versions():
+    binder, book = pins(ROOT / "binder" / "requirements.txt"), pins(ROOT / "requirements.txt")
+    assert {name: book.get(name) for name in binder} == binder, "binder/requirements.txt must pin the book's versions"
+    assert {"torch", "torchvision", "matplotlib", "jupytext"} <= set(binder)
+    assert not set(binder) & NOT_FOR_READERS
+    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    assert "-e ." in lines and not any(line.startswith("-r") for line in lines)
+
+
+def test_binder_opens_the_chapters_as_notebooks(tmp_path):
+    post_build = ROOT / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    subprocess.run([str(post_build)], env=env, check=True, capture_output=True)
+    settings = json.loads((tmp_path / "labconfig" / "default_setting_overrides.json").read_text())
+    assert settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["markdown"] == "Jupytext Notebook"

@@ -93,17 +93,6 @@ def test_small_text_finds_text_that_the_page_shrinks_below_the_limit():
     plt.close("all")
 
 
-def test_glue_figure_refuses_an_unreadable_figure():
-    import matplotlib.pyplot as plt
-
-    from ddpm_sampling.chapter_helpers import glue_figure
-
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.set_title("tiny", fontsize=5)
-    with pytest.raises(ValueError, match="figure 'fig_tiny' has text too small to read on the page: 'tiny'"):
-        glue_figure("fig_tiny", fig)
-
-
 # ---- where a helper draws --------------------------------------------------------------------------
 
 #: Public functions of the plot modules that are not figure helpers: the text check, the style and

@@ -47,11 +47,17 @@ class RoundAuthorYearStyle(AuthorYearReferenceStyle):
     bracket_year: BracketStyle = field(default_factory=_round)
 
 
-def author_year_label(entry: Entry) -> str:
-    """The entry as the text cites it: "Ho et al., 2020", "Nichol and Dhariwal, 2021"."""
+def author_year(entry: Entry) -> tuple[str, str]:
+    """The authors and the year of an entry as the text cites them: ("Ho et al.", "2020"),
+    ("Nichol and Dhariwal", "2021"). The readers' notebooks write their citations with it too."""
     names = [" ".join(p.prelast_names + p.last_names).strip("{}") for p in entry.persons["author"]]
     authors = names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2 else f"{names[0]} et al."
-    return f"{authors}, {entry.fields['year']}"
+    return authors, entry.fields["year"]
+
+
+def author_year_label(entry: Entry) -> str:
+    """The entry as the text cites it: "Ho et al., 2020", "Nichol and Dhariwal, 2021"."""
+    return ", ".join(author_year(entry))
 
 
 class AuthorYearLabelStyle(BaseLabelStyle):

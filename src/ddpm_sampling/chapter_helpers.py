@@ -1,5 +1,8 @@
 """Small helpers that keep the book's cells short: seeded generators, the MSE, a table
-that renders in a notebook and on the page, and gluing a figure without showing it twice.
+that renders in a notebook and on the page, and a word that the page shows without quotes.
+
+Gluing values and figures into the book's pages is the build's business, not the package's:
+see ``book/_ext/glue_helpers.py``.
 """
 
 from __future__ import annotations
@@ -8,9 +11,7 @@ import html
 import math
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor
 
 from . import _checks as check
@@ -68,28 +69,9 @@ class Table:
         return "\n".join(lines)
 
 
-def glue_figure(name: str, fig: Figure) -> None:
-    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` with a caption, and close it so
-    that the cell does not show it a second time.
-
-    Raises ``ValueError`` if any text of the figure would appear smaller than
-    :data:`~ddpm_sampling.plots.MIN_TEXT_PX` pixels on the page (see
-    :func:`~ddpm_sampling.plots.small_text`): the build fails rather than print it unreadable.
-    """
-    from myst_nb import glue
-
-    from .plots import small_text
-
-    too_small = small_text(fig)
-    if too_small:
-        plt.close(fig)
-        raise ValueError(f"figure {name!r} has text too small to read on the page: {', '.join(too_small)}")
-    glue(name, fig, display=False)
-    plt.close(fig)
-
-
 class Word(str):
-    """A string that a ``{glue:text}`` role shows without quotes (a class name, say)."""
+    """A string whose repr is itself, so that a value glued into the page's prose (a class name,
+    say) shows without quotes."""
 
     def __repr__(self) -> str:
         return str(self)

@@ -23,7 +23,8 @@ def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
     if app.config.nb_execution_mode != "cache":
         return
     folder = Path(app.outdir).parent / "jupyter_execute"
-    cache = get_cache(app.config.nb_execution_cache_path or ".jupyter_cache")
+    # the cache myst-nb itself resolved (the configured one, or _build/.jupyter_cache)
+    cache = get_cache(env.mystnb_config.execution_cache_path)
     for path in sorted(folder.rglob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if not any(cell.cell_type == "code" for cell in nb.cells):

@@ -272,7 +272,8 @@ PHONE_INSPECT = """async () => {
       .slice(0, 5).map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")} ` +
           `(right edge at ${Math.round(el.getBoundingClientRect().right)} px): ` +
           JSON.stringify((el.textContent || "").trim().slice(0, 50)));
-  const article = document.querySelector("article.bd-article");
+  // the search page has no article: its main column stands in
+  const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
   const style = getComputedStyle(article);
   const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
   const images = [...article.querySelectorAll("img")].filter(i => i.getBoundingClientRect().width > 0).map(i => {
@@ -319,7 +320,8 @@ def test_every_page_fits_a_phone(phone_context, site, book_html):
 
 # The width of the text column: the content box of the article, where the text and figures go.
 COLUMN_WIDTH = """() => {
-  const article = document.querySelector("article.bd-article");
+  // the search page has no article: its main column stands in
+  const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
   const style = getComputedStyle(article);
   return article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
 }"""

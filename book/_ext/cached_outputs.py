@@ -20,13 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
-    # myst-nb's settings as it resolved them when the build began: without ``execute.cache`` in
-    # _config.yml its cache is <build>/.jupyter_cache, not a folder where the build was started
-    config = env.mystnb_config
-    if config.execution_mode != "cache":
+    if app.config.nb_execution_mode != "cache":
         return
     folder = Path(app.outdir).parent / "jupyter_execute"
-    cache = get_cache(config.execution_cache_path)
+    # the cache myst-nb itself resolved (the configured one, or _build/.jupyter_cache)
+    cache = get_cache(env.mystnb_config.execution_cache_path)
     for path in sorted(folder.rglob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if not any(cell.cell_type == "code" for cell in nb.cells):

@@ -63,6 +63,7 @@ FILES = {
           local_extensions:
             notebook_downloads: {ROOT / "book" / "_ext"}
             citation_style: {ROOT / "book" / "_ext"}
+            cached_outputs: {ROOT / "book" / "_ext"}
           config:
             bibtex_reference_style: author_year_round
             bibtex_default_style: plain_author_year
@@ -218,6 +219,7 @@ def tiny_book(tmp_path_factory) -> Path:
     assert "Using cached notebook" in proc.stdout or "cached" in proc.stdout.lower(), proc.stdout[-2000:]
     html = out / "_build" / "html"
     (html / ".commit").write_text(git(src, "rev-parse", "HEAD"))
+    (html / ".source").write_text(str(src))
     return html
 
 
@@ -275,6 +277,15 @@ def test_each_chapter_with_code_gets_its_notebooks_and_no_other_page_does(tiny_b
         read(student)
     assert not (tiny_book / "_sources" / "intro.ipynb").exists()
     assert not BeautifulSoup((tiny_book / "intro.html").read_text(), "html.parser").select(".nb-downloads")
+
+
+def test_a_cached_build_keeps_its_cache_in_the_build_and_gives_the_executed_notebooks_their_outputs(tiny_book):
+    """No ``execute.cache`` in ``_config.yml``: myst-nb's cache is ``<build>/.jupyter_cache``, and
+    ``cached_outputs.py`` reads it there (not a new, empty one in the folder the build runs in)."""
+    assert not (Path((tiny_book / ".source").read_text()) / ".jupyter_cache").exists()
+    executed = read(tiny_book.parent / "jupyter_execute" / "part" / "two.ipynb")
+    shown = [o["data"].get("text/plain") for c in executed.cells for o in c.get("outputs", []) if "data" in o]
+    assert "42" in shown, executed.cells
 
 
 def test_a_page_that_is_a_notebook_without_code_offers_its_prose_with_the_values_of_other_chapters(tiny_book):

@@ -37,7 +37,7 @@ data: venv
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
 # is on content (a hash of src/ kept in _build/.src-hash), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
-# unchanged rebuild executes nothing.
+# unchanged rebuild executes nothing. -W: a failing cell or any other warning fails the build, as in CI.
 SRC_HASH = $$(find src book/_ext/glue_helpers.py -type f \( -name '*.py' -o -path '*/weights/*' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 
 book: venv data
@@ -45,7 +45,7 @@ book: venv data
 	  echo "src/ changed: every chapter will be executed again"; \
 	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$hash" > _build/.src-hash; fi
 	$(PY) book/_ext/execute_chapters.py --cache _build/.jupyter_cache
-	$(BIN)/jupyter-book build . --path-output .
+	$(BIN)/jupyter-book build . --path-output . -W --keep-going
 
 # The chapters' notebooks committed for Colab (notebooks/), written from the chapters with the
 # values the build glued into them (book/_ext/reader_notebooks.py; a test fails if they drift).

@@ -1,25 +1,23 @@
 """The book build: it succeeds strictly, it fails loudly and names the chapter when a
 cell raises or a reference is broken, its exercise pages hold their figures, its
-skeleton cells are not run, and two executions print the same numbers."""
+skeleton cells are not run, and it glues the numbers an earlier build glued (no chapter
+is executed twice for that: the committed notebooks hold the earlier build's numbers)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 import yaml
 from conftest import ROOT, build_failure
-from nbclient import NotebookClient
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import plain_markdown as pm  # noqa: E402
 import reader_notebooks as rn  # noqa: E402
 
 pytestmark = pytest.mark.book
@@ -48,6 +46,7 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
         "title": "tiny",
         "only_build_toc_files": True,
         "execute": real["execute"],
+        "repository": {"url": "https://github.com/example/tiny", "branch": "main"},
         "sphinx": {
             "local_extensions": {
                 "notebook_downloads": str(ROOT / "book" / "_ext"),
@@ -62,6 +61,10 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     for name, body in chapters.items():
         (root / "book" / f"{name}.md").write_text(f"---\n{HEADER}---\n\n{body}")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "a tiny book"]):
+        subprocess.run(["git", *command], cwd=root, env=env, check=True, capture_output=True)
     return root
 
 
@@ -186,105 +189,76 @@ def is_glue(out: dict) -> bool:
     return "scrapbook" in out.get("metadata", {})
 
 
-def printed_text(nb: nbformat.NotebookNode) -> tuple[list[str], set[str]]:
-    """Every text the notebook printed or returned, cell by cell, and the names of the glued
-    values; cells tagged ``timing`` are left out of the first and their glue names go in the second."""
-    texts, timing_glue = [], set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        timing = "timing" in cell.metadata.get("tags", [])
-        for out in cell.get("outputs", []):
-            if is_glue(out):  # myst-nb keeps glued values out of the executed notebook, in <name>.glue.json
-                if timing:
-                    timing_glue.add(out["metadata"]["scrapbook"]["name"])
-            elif not timing:
-                texts.append(out.get("text") or out.get("data", {}).get("text/plain", ""))
-    return texts, timing_glue
+def timing_glue(build: Path) -> set[tuple[str, str]]:
+    """The chapters and names glued by cells tagged ``timing`` in the build in ``build``: they
+    measure this machine's speed, so no two builds need agree on them."""
+    names = set()
+    folder = build / "jupyter_execute"
+    for path in folder.rglob("*.ipynb"):
+        docname = path.relative_to(folder).with_suffix("").as_posix()
+        nb = rn.with_cached_outputs(nbformat.read(path, as_version=4), build / ".jupyter_cache")
+        for cell in nb.cells:
+            if "timing" in cell.metadata.get("tags", []):
+                glued = [o["metadata"]["scrapbook"]["name"] for o in cell.get("outputs", []) if is_glue(o)]
+                names |= {(docname, name) for name in glued}
+    return names
 
 
-def glued_text(outputs: dict[str, dict], leave_out: set[str]) -> dict[str, str]:
-    """Each glued value's text form (a number, or a figure's repr), by name. In a kernel's own
-    output the MIME types carry glue's prefix; myst-nb's .glue.json has them without it."""
-    prefix = "application/papermill.record/"
-    return {
-        name: out["data"].get("text/plain", out["data"].get(prefix + "text/plain"))
-        for name, out in outputs.items()
-        if name not in leave_out
-    }
+def notebooks_showing_other_values(root: Path, build: Path) -> list[str]:
+    """The committed notebooks of the book in ``root`` (``notebooks/``, written by an earlier build with
+    ``make notebooks``) that do not show the values the build in ``build`` glued, timings aside.
+
+    Each glued number a page shows is written into its notebook, so two builds that glue other
+    values make other notebooks: this is how a build is checked against an earlier one without
+    executing any chapter twice."""
+    timing, values = timing_glue(build), rn.last_build_values(build)
+
+    def text_of(docname: str) -> rn.TextOf:
+        value = values(docname)
+
+        def text(name: str, spec: str) -> str:
+            path, _, key = name.rpartition("::")
+            timed = (pm._resolve(docname, path) if path else docname, key) in timing
+            return rn.PLACEHOLDER if timed else value(name, spec)
+
+        return text
+
+    wanted = rn.committed_notebooks(root, text_of)
+    return sorted(
+        path.name
+        for path, nb in wanted.items()
+        if not path.is_file() or not rn._matches(nbformat.writes(nb) + "\n", path.read_text())
+    )
 
 
-def run_again(path: Path) -> nbformat.NotebookNode:
-    """Execute a chapter in a fresh kernel, in its own folder as the build runs it (the chapters
-    import book/_ext's glue helpers); nbclient skips cells tagged skip-execution (the skeletons),
-    as myst-nb does."""
-    nb = jupytext.read(path)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
+def test_the_build_glues_the_numbers_an_earlier_build_wrote_into_the_notebooks(book_html):
+    """Two builds print the same numbers: this one and the one that wrote ``notebooks/``."""
+    differ = notebooks_showing_other_values(ROOT, book_html.parent)
+    assert not differ, (
+        f"these notebooks show other values than this build glued: {differ} (unseeded, or run `make notebooks`)"
+    )
 
 
-def chapters_that_differ(source: Path, html: Path) -> tuple[list[str], int]:
-    """Run every chapter of the book in ``source`` again in a fresh kernel and compare what it
-    printed and glued with the build in ``html``, leaving out cells tagged ``timing`` (they
-    measure this machine's speed). Return the chapters that differ and how many were compared.
+def test_the_value_check_catches_an_unseeded_chapter_and_leaves_timings_alone(build_book, tmp_path):
+    def chapter(title: str, draw: str, tags: str = "") -> str:
+        return (
+            f"# {title}\n\n```{{code-cell}} ipython3\n{tags}import torch\nfrom myst_nb import glue\n"
+            f"glue('x', {draw}.item(), display=False)\n```\n\nIt drew {{glue:text}}`x:.6f`.\n"
+        )
 
-    The chapters run as ``make book`` runs them (book/_ext/execute_chapters.py): one per core
-    side by side, with the cores shared out as torch threads, and those that time the machine
-    alone afterwards, so that each sees the thread count it was built with."""
-    executed_dir = html.parent / "jupyter_execute" / "book"
-    paths = [p for p in sorted((source / "book").glob("*.md")) if (executed_dir / f"{p.stem}.ipynb").is_file()]
-    timing = [p for p in paths if any("timing" in c.metadata.get("tags", []) for c in jupytext.read(p).cells)]
-    together = [p for p in paths if p not in timing]
-    jobs = os.cpu_count() or 1
-    before = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))  # the kernels inherit it
-    try:
-        with ThreadPoolExecutor(jobs) as pool:
-            fresh = dict(zip(together, pool.map(run_again, together)))
-    finally:
-        if before is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = before
-    fresh.update({p: run_again(p) for p in timing})
-    differ, compared = [], 0
-    for path in paths:
-        name, nb = path.stem, fresh[path]
-        texts, timing_glue = printed_text(nb)
-        first = executed(html, name)
-        fresh_glue = {
-            o["metadata"]["scrapbook"]["name"]: o for c in nb.cells for o in c.get("outputs", []) if is_glue(o)
-        }
-        glue_file = executed_dir / f"{name}.glue.json"
-        first_glue = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
-        if texts != printed_text(first)[0] or glued_text(fresh_glue, timing_glue) != glued_text(
-            first_glue, timing_glue
-        ):
-            differ.append(name)
-        compared += 1
-    return differ, compared
-
-
-def test_a_second_execution_prints_the_same_numbers(book_html):
-    differ, compared = chapters_that_differ(ROOT, book_html)
-    assert not differ, f"these chapters printed or glued other values when run again: {differ}"
-    assert compared >= 8, f"only {compared} chapters were compared"
-
-
-def test_the_comparison_catches_an_unseeded_chapter(build_book, tmp_path):
-    unseeded = "```{code-cell} ipython3\nimport torch\nfrom myst_nb import glue\nx = torch.rand(1).item()\n"
     src = tiny_book(
         tmp_path / "src",
         {
             "start": "# Start\n",
-            "seeded": "# Seeded\n\n```{code-cell} ipython3\nimport torch\n"
-            "torch.rand(2, generator=torch.Generator().manual_seed(0))\n```\n",
-            "printed": "# Printed\n\n" + unseeded + "x\n```\n",
-            "glued": "# Glued\n\n" + unseeded + "glue('x', x, display=False)\n```\n",
-            "timed": "# Timed\n\n```{code-cell} ipython3\n:tags: [timing]\n" + unseeded.split("\n", 1)[1] + "x\n```\n",
+            "seeded": chapter("Seeded", "torch.rand(1, generator=torch.Generator().manual_seed(0))"),
+            "unseeded": chapter("Unseeded", "torch.rand(1)"),
+            "timed": chapter("Timed", "torch.rand(1)", tags=":tags: [timing]\n"),
         },
     )
-    proc = build_book(src, tmp_path / "out")
-    assert proc.returncode == 0, build_failure(proc)
-    differ, compared = chapters_that_differ(src, tmp_path / "out" / "_build" / "html")
-    assert (sorted(differ), compared) == (["glued", "printed"], 5)
+    for out in ("one", "two"):
+        proc = build_book(src, tmp_path / out)
+        assert proc.returncode == 0, build_failure(proc)
+        if out == "one":  # an earlier build writes the notebooks
+            assert rn.main(["--root", str(src), "--build", str(tmp_path / out / "_build")]) == 0
+    assert notebooks_showing_other_values(src, tmp_path / "one" / "_build") == []
+    assert notebooks_showing_other_values(src, tmp_path / "two" / "_build") == ["unseeded.ipynb"]

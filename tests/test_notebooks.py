@@ -7,14 +7,18 @@ shows (every figure as an output, every glued number as its value, every citatio
 out, no MyST), install the
 package at the commit that was built, be linked from the page and from the theme's download
 button, and the student one must run in a plain kernel. Then the same for the real book
-(marked ``book``): each chapter's student notebook runs with the worked solutions put back,
+(marked ``book``): each exercise's student notebook runs with the worked solutions put back,
 in a kernel that cannot import Sphinx, docutils, myst-nb or the book's extensions, and draws
-every figure (each chapter runs once, two side by side, and its tests read that run). Last,
+every figure; the other chapters' notebooks hold the code the build has just run, and are read,
+not run again (a name no cell defines, an import a plain kernel lacks, a figure cell that shows
+nothing). Last,
 the rewriting itself, cell by cell, and the committed copies.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import posixpath
@@ -23,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -39,7 +42,6 @@ import notebook_downloads as nd  # noqa: E402
 import plain_code as pc  # noqa: E402
 import plain_markdown as pm  # noqa: E402
 import reader_notebooks as rn  # noqa: E402
-from execute_chapters import times_timing  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 REPO = "https://github.com/example/tiny-book"
@@ -424,16 +426,27 @@ def with_solutions(nb: nbformat.NotebookNode, solutions: list[str]) -> nbformat.
     return nb
 
 
+#: The build's tools: a reader's kernel has none of them.
+BUILD_TOOLS = {
+    "sphinx",
+    "docutils",
+    "myst_nb",
+    "myst_parser",
+    "jupyter_book",
+    "_ext",
+    "glue_helpers",
+    "reader_notebooks",
+    "notebook_downloads",
+}
 #: A first cell for a kernel that has none of the build's tools: only the package and its dependencies.
-PLAIN_KERNEL = """\
+PLAIN_KERNEL = f"""\
 import sys
 
 
 class NoBuildTools:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"sphinx", "docutils", "myst_nb", "myst_parser", "jupyter_book", "_ext",
-                                  "glue_helpers", "reader_notebooks", "notebook_downloads"}:
-            raise ModuleNotFoundError(f"{name} is not installed in a plain kernel")
+        if name.split(".")[0] in {sorted(BUILD_TOOLS)!r}:
+            raise ModuleNotFoundError(f"{{name}} is not installed in a plain kernel")
 
 
 sys.meta_path.insert(0, NoBuildTools())
@@ -533,38 +546,58 @@ def plain_notebook(book_html: Path, docname: str) -> nbformat.NotebookNode:
     return nb
 
 
-#: Chapters run side by side in plain kernels.
-PLAIN_JOBS = 2
+def why_it_would_not_run(nb: nbformat.NotebookNode, where: Path) -> list[str]:
+    """What would stop a notebook from running in a plain kernel, read without running it: a name that
+    no cell before defines (ruff's F821, cells in order), an import of the build's tools or of a module
+    that is not installed, and a figure cell that does not end on what it shows. The notebook is
+    written to ``where`` (a ``.ipynb`` path) for ruff."""
+    nbformat.write(nb, where)
+    ruff = Path(sys.executable).with_name("ruff")
+    checked = subprocess.run(
+        [str(ruff), "check", "--isolated", "--no-cache", "--select", "F821,F822,F823", "--output-format", "concise"]
+        + [str(where)],
+        capture_output=True,
+        text=True,
+    )
+    problems = [line for line in checked.stdout.splitlines() if where.name in line]
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        tree = ast.parse(TransformerManager().transform_cell(cell.source))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for top in {name.split(".")[0] for name in names}:
+                if top in BUILD_TOOLS or importlib.util.find_spec(top) is None:
+                    problems.append(f"cell {cell.id}: imports {top}, which a plain kernel does not have")
+        if cell.id.startswith("figure-") and not (tree.body and isinstance(tree.body[-1], ast.Expr)):
+            problems.append(f"cell {cell.id}: a figure cell that does not end on the figure shows nothing")
+    return problems
 
 
 @pytest.fixture(scope="module")
 def plain_runs(book_html, tmp_path_factory) -> dict[str, nbformat.NotebookNode | Exception]:
-    """Every chapter's notebook run once in a plain kernel, in a folder of its own: the run, or what it raised.
+    """Each exercise's student notebook, worked solutions in place, run once in a plain kernel in a
+    folder of its own: the run, or what it raised. Its code is not the build's (skeletons, self-checks),
+    so it must run; the other chapters' notebooks hold the code the build has just run, and are read
+    instead (:func:`why_it_would_not_run`), so that no chapter's computation is done twice."""
+    exercises = [d for d, nb in real_chapters().items() if rn.is_exercise(nb)]
 
-    Two side by side, each with its share of the cores, then the chapters that time the machine
-    alone with all of them, as ``book/_ext/execute_chapters.py`` runs them for the build."""
-    cores = os.cpu_count() or 1
-
-    def run(docname: str, threads: int) -> nbformat.NotebookNode | Exception:
+    def run(docname: str) -> nbformat.NotebookNode | Exception:
         try:
-            cwd = tmp_path_factory.mktemp(posixpath.basename(docname))
-            return run_plain(plain_notebook(book_html, docname), cwd, threads)
+            return run_plain(plain_notebook(book_html, docname), tmp_path_factory.mktemp(posixpath.basename(docname)))
         except Exception as err:  # reported by the chapter's own test
             return err
 
-    chapters = list(real_chapters())
-    alone = [d for d in chapters if times_timing(ROOT / f"{d}.md")]  # they measure the machine's speed
-    together = [d for d in chapters if d not in alone]
-    with ThreadPoolExecutor(PLAIN_JOBS) as pool:
-        runs = dict(zip(together, pool.map(run, together, [max(1, cores // PLAIN_JOBS)] * len(together))))
-    runs |= {d: run(d, cores) for d in alone}
-    return {d: runs[d] for d in chapters}
+    return {d: run(d) for d in exercises}
 
 
 @pytest.mark.book
 @pytest.mark.parametrize("docname", list(real_chapters()))
-def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(plain_runs, docname):
+def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(book_html, plain_runs, docname, tmp_path):
     """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
+    if docname not in plain_runs:
+        problems = why_it_would_not_run(plain_notebook(book_html, docname), tmp_path / "plain.ipynb")
+        assert not problems, f"{docname} would not run in a plain kernel:\n" + "\n".join(problems)
+        return
     executed = plain_runs[docname]
     if isinstance(executed, Exception):
         pytest.fail(f"{docname} raised in a plain kernel:\n{executed}", pytrace=False)
@@ -572,6 +605,24 @@ def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(plain_runs, 
     assert len(figures) == len(pm.block_glue_names(real_chapters()[docname]))
     for cell in figures:
         assert images(cell), f"{docname}: {cell.id} draws no image"
+
+
+@pytest.mark.parametrize(
+    ("cell_with", "plant", "found"),
+    [
+        ("def double", lambda src: "pass", "F821 Undefined name `double`"),
+        ("print(", lambda src: "from myst_nb import glue\n" + src, "imports myst_nb"),
+        ("print(", lambda src: "import no_such_module_here\n" + src, "imports no_such_module_here"),
+        ("plt.subplots", lambda src: src + "\nshown = 1", "does not end on the figure"),
+    ],
+)
+def test_reading_a_notebook_finds_what_would_stop_it(tiny_book, tmp_path, cell_with, plant, found):
+    nb = with_solutions(read(tiny_book / nd.notebook_paths("one")[1]), ["def double(x):\n    return 2 * x"])
+    assert why_it_would_not_run(nb, tmp_path / "clean.ipynb") == []
+    cell = next(c for c in nb.cells if c.cell_type == "code" and cell_with in c.source)
+    cell.source = plant(cell.source)
+    problems = why_it_would_not_run(nb, tmp_path / "planted.ipynb")
+    assert any(found in p for p in problems), problems
 
 
 # ---------------------------------------------------------------------------- Markdown, cell by cell

@@ -74,23 +74,38 @@ def test_strict_build_succeeds(book_html):
     assert not list((book_html / "reports").rglob("*.log")), "a chapter left an execution error report"
 
 
-def test_a_raising_cell_fails_the_build_naming_the_chapter(build_book, tmp_path):
+@pytest.fixture(scope="module")
+def failed_build(build_book, tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A tiny book with a chapter whose cell raises and one with a broken reference, built strictly
+    (``--keep-going``, so both are reported): the finished build and its output folder."""
+    root = tmp_path_factory.mktemp("failed")
     src = tiny_book(
-        tmp_path / "src",
+        root / "src",
         {
             "start": "# Start\n",
             "bad_chapter": "# Bad\n\n```{code-cell} ipython3\n"
             "x = 1\n```\n\n```{code-cell} ipython3\nraise ZeroDivisionError('planted')\n```\n",
+            "dangling": "# Dangling\n\nSee {ref}`no-such-label`.\n",
         },
     )
-    proc = build_book(src, tmp_path / "out")
+    return build_book(src, root / "out"), root / "out"
+
+
+def test_a_raising_cell_fails_the_build_naming_the_chapter(failed_build):
+    proc, out = failed_build
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, build_failure(proc)
     assert "bad_chapter" in output, build_failure(proc)
     assert "ZeroDivisionError" in output and "planted" in output, "the traceback is not shown\n" + build_failure(proc)
-    report = tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log"
+    report = out / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log"
     assert report.is_file(), "the execution report is not on disk\n" + build_failure(proc)
     assert "planted" in report.read_text()
+
+
+def test_a_broken_reference_fails_the_build_naming_the_chapter(failed_build):
+    proc, _ = failed_build
+    assert proc.returncode != 0, build_failure(proc)
+    assert re.search(r"dangling\.md:\d+: WARNING: .*no-such-label", proc.stdout + proc.stderr), build_failure(proc)
 
 
 def test_a_raising_cell_fails_a_build_without_strict_flags_too(tmp_path):
@@ -117,13 +132,6 @@ def test_a_raising_cell_fails_a_build_without_strict_flags_too(tmp_path):
     assert (tmp_path / "out" / "_build" / "html" / "reports" / "book" / "bad_chapter.err.log").is_file()
 
 
-def test_a_broken_reference_fails_the_build_naming_the_chapter(build_book, tmp_path):
-    src = tiny_book(tmp_path / "src", {"start": "# Start\n", "dangling": "# Dangling\n\nSee {ref}`no-such-label`.\n"})
-    proc = build_book(src, tmp_path / "out")
-    assert proc.returncode != 0, build_failure(proc)
-    assert re.search(r"dangling\.md:\d+: WARNING: .*no-such-label", proc.stdout + proc.stderr), build_failure(proc)
-
-
 def page_pngs(html_file: Path) -> list[Path]:
     """The PNG files an HTML page shows through <img src=...>, resolved next to the page."""
     sources = re.findall(r'<img[^>]*\ssrc="([^"]+\.png)"', html_file.read_text())
@@ -147,20 +155,50 @@ def test_each_exercise_page_shows_its_figures(book_html, name):
     assert missing_figures(book_html / "book" / f"{name}.html", FIGURES[name]) is None
 
 
-def test_the_figure_check_fails_when_the_build_loses_its_figures(build_book, tmp_path):
-    """Under MPLBACKEND=Agg the kernel has no inline backend: the build succeeds, the figures vanish."""
+def draws(title: str, draw: str, tags: str = "") -> str:
+    """A chapter that glues one number drawn by ``draw`` (a torch expression) and shows it in its prose."""
+    return (
+        f"# {title}\n\n```{{code-cell}} ipython3\n{tags}import torch\nfrom myst_nb import glue\n"
+        f"glue('x', {draw}.item(), display=False)\n```\n\nIt drew {{glue:text}}`x:.6f`.\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def built_twice(build_book, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """A tiny book built twice, the second time as a careless machine would (``MPLBACKEND=Agg``), with
+    the notebooks ``make notebooks`` writes from the first: its source and the two build folders.
+
+    Its chapters draw a figure, a seeded number, an unseeded one, and an unseeded one in a cell
+    tagged ``timing``."""
+    root = tmp_path_factory.mktemp("twice")
     figure = (
         "# Figure\n\n```{code-cell} ipython3\nimport matplotlib.pyplot as plt\nfrom myst_nb import glue\n"
         "fig, ax = plt.subplots()\nax.plot([0, 1], [1, 0])\nglue('fig', fig, display=False)\nfig\n```\n\n"
         "```{glue:figure} fig\nA line.\n```\n"
     )
-    src = tiny_book(tmp_path / "src", {"start": "# Start\n", "figure": figure})
-    page = tmp_path / "{}" / "_build" / "html" / "book" / "figure.html"
-    for out, env in (("good", None), ("agg", {"MPLBACKEND": "Agg"})):
-        proc = build_book(src, tmp_path / out, env=env)
+    src = tiny_book(
+        root / "src",
+        {
+            "start": "# Start\n",
+            "figure": figure,
+            "seeded": draws("Seeded", "torch.rand(1, generator=torch.Generator().manual_seed(0))"),
+            "unseeded": draws("Unseeded", "torch.rand(1)"),
+            "timed": draws("Timed", "torch.rand(1)", tags=":tags: [timing]\n"),
+        },
+    )
+    for out, env in (("one", None), ("two", {"MPLBACKEND": "Agg"})):
+        proc = build_book(src, root / out, env=env)
         assert proc.returncode == 0, build_failure(proc)
-    assert missing_figures(Path(str(page).format("good")), 2) is None
-    assert "expected at least 2 figures, found 0" in missing_figures(Path(str(page).format("agg")), 2)
+        if out == "one":
+            assert rn.main(["--root", str(src), "--build", str(root / out / "_build")]) == 0
+    return src, root / "one" / "_build", root / "two" / "_build"
+
+
+def test_the_figure_check_fails_when_the_build_loses_its_figures(built_twice):
+    """Under MPLBACKEND=Agg the kernel has no inline backend: the build succeeds, the figures vanish."""
+    _, good, agg = built_twice
+    assert missing_figures(good / "html" / "book" / "figure.html", 2) is None
+    assert "expected at least 2 figures, found 0" in missing_figures(agg / "html" / "book" / "figure.html", 2)
 
 
 def test_the_trajectory_animation_plays_without_a_kernel(book_html):
@@ -239,26 +277,7 @@ def test_the_build_glues_the_numbers_an_earlier_build_wrote_into_the_notebooks(b
     )
 
 
-def test_the_value_check_catches_an_unseeded_chapter_and_leaves_timings_alone(build_book, tmp_path):
-    def chapter(title: str, draw: str, tags: str = "") -> str:
-        return (
-            f"# {title}\n\n```{{code-cell}} ipython3\n{tags}import torch\nfrom myst_nb import glue\n"
-            f"glue('x', {draw}.item(), display=False)\n```\n\nIt drew {{glue:text}}`x:.6f`.\n"
-        )
-
-    src = tiny_book(
-        tmp_path / "src",
-        {
-            "start": "# Start\n",
-            "seeded": chapter("Seeded", "torch.rand(1, generator=torch.Generator().manual_seed(0))"),
-            "unseeded": chapter("Unseeded", "torch.rand(1)"),
-            "timed": chapter("Timed", "torch.rand(1)", tags=":tags: [timing]\n"),
-        },
-    )
-    for out in ("one", "two"):
-        proc = build_book(src, tmp_path / out)
-        assert proc.returncode == 0, build_failure(proc)
-        if out == "one":  # an earlier build writes the notebooks
-            assert rn.main(["--root", str(src), "--build", str(tmp_path / out / "_build")]) == 0
-    assert notebooks_showing_other_values(src, tmp_path / "one" / "_build") == []
-    assert notebooks_showing_other_values(src, tmp_path / "two" / "_build") == ["unseeded.ipynb"]
+def test_the_value_check_catches_an_unseeded_chapter_and_leaves_timings_alone(built_twice):
+    src, one, two = built_twice
+    assert notebooks_showing_other_values(src, one) == []
+    assert notebooks_showing_other_values(src, two) == ["unseeded.ipynb"]

@@ -105,3 +105,17 @@ def book_html() -> Path:
     if proc.returncode != 0:
         pytest.fail("the strict book build failed\n" + build_failure(proc), pytrace=False)
     return TEST_BUILD / "_build" / "html"
+
+
+#: Fixtures that build a book, and the group of the tests that read each build: ``make test`` runs
+#: the tests in two processes or more (pytest-xdist, ``--dist loadgroup``), and each group runs in
+#: one of them, so that every book is built once and the unit tests run beside the builds.
+BUILDS = ("book_html", "failed_build", "built_twice", "tiny_book")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        build = next((name for name in BUILDS if name in getattr(item, "fixturenames", ())), None)
+        if build is not None:
+            group = build if build == "book_html" else f"{item.module.__name__}.{build}"
+            item.add_marker(pytest.mark.xdist_group(group))

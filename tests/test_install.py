@@ -50,7 +50,7 @@ def compile_for(platform: str, python: str, requirements: Path) -> subprocess.Co
     env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": "14.0", "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
     command = [uv(), "pip", "compile", "--no-header", "--no-annotate", "--no-config"]
     command += ["--python-platform", platform, "--python-version", python, "--only-binary", ":all:"]
-    command += ["--python", sys.executable, str(requirements), "-o", "-"]
+    command += ["--python", sys.executable, str(requirements)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=requirements.parent)
 
 

@@ -36,10 +36,10 @@ data: venv
 # the build then reads them from the cache. jupyter-cache keys on cell source only, so a change
 # under src/ (code or shipped weights) or in the chapters' glue helpers clears the cache and
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
-# is on content (a hash of src/ kept in _build/.src-hash), not on file times, so a fresh
+# is on content (a hash of src/ kept in _build/.src-hash, scripts/src_hash.py), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
 # unchanged rebuild executes nothing. -W: a failing cell or any other warning fails the build, as in CI.
-SRC_HASH = $$(find src book/_ext/glue_helpers.py -type f \( -name '*.py' -o -path '*/weights/*' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+SRC_HASH = $$($(PY) scripts/src_hash.py)
 
 book: venv data
 	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \

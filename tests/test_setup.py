@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,39 @@ def test_asking_for_another_torch_build_makes_the_venv_again(checkout, tmp_path)
     done = make(checkout, "venv", "TORCH=cpu", f"PYTHON={no_venv_module}")
     assert done.returncode != 0 and "no venv module" in done.stderr
     assert (checkout / ".venv" / ".installed").read_text() == "pypi\n"  # refused before anything was removed
+
+
+def test_an_interrupted_install_leaves_no_venv_behind(checkout, tmp_path):
+    """Ctrl-C while pip runs (SIGINT to make's process group): the half-made .venv goes."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    slow = fake_python(
+        tmp_path,
+        "python3.12",
+        'if [ "$1" = -m ] && [ "$2" = venv ]; then\n'
+        '  mkdir -p "$3/bin" "$3/lib/half-installed"\n'
+        '  printf \'#!/bin/sh\\ntouch "$0.started"\\nexec sleep 30\\n\' > "$3/bin/python"\n'
+        '  chmod +x "$3/bin/python"; exit 0\n'
+        "fi\n"
+        f'exec "{sys.executable}" "$@"',
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "TORCH", "PYTHON")}
+    make_run = subprocess.Popen(
+        ["make", "-C", str(checkout), "venv", f"PYTHON={slow}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    started = checkout / ".venv" / "bin" / "python.started"
+    for _ in range(300):
+        if started.exists() or make_run.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert started.exists(), make_run.communicate(timeout=30)
+    os.killpg(make_run.pid, signal.SIGINT)
+    _, err = make_run.communicate(timeout=60)
+    assert make_run.returncode != 0
+    assert "interrupted: the half-made .venv was removed" in err
+    assert not (checkout / ".venv").exists()

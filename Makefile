@@ -1,32 +1,59 @@
 # Two commands for a fresh machine: `make book` and `make test`.
+# Written for GNU Make 3.81 and bash 3.2, what macOS ships, as well as today's Linux: no GNU-only
+# tools (the source hash below is a few lines of Python).
 SHELL := /bin/bash
-# The interpreter that makes the venv: the first of python3.11, python3.12 and python3.13 on the
-# PATH that runs and can make a venv (3.11 first: the version the pinned requirements were frozen
-# with; 3.11.5 at least, which soupsieve 4 needs), or the one given with
-# `make PYTHON=/path/to/python3.x ...`. Looked for only when the venv is (re)made.
-PYTHONS := python3.11 python3.12 python3.13
-PY_OK := import sys, venv, ensurepip; sys.exit(not (3, 11, 5) <= sys.version_info[:3] < (3, 14))
-PYTHON ?= $(shell for p in $(PYTHONS); do $$p -c '$(PY_OK)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# The interpreter that makes the venv: the one given with `make PYTHON=/path/to/python3.x ...`, or
+# else the first of python3.11, python3.12 and python3.13 on the PATH that scripts/check_python.py
+# accepts: CPython 3.11.5 or later, 3.12 or 3.13 with venv, on a machine PyTorch ships wheels for
+# (Linux x86_64 and aarch64 with glibc 2.28 or later, macOS 14 or later on Apple silicon). With
+# none, scripts/find-python.sh says what it found, what is supported and what to do. Looked for
+# only when the venv is (re)made.
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export FASHION_MNIST_ROOT ?= $(CURDIR)/data
 
-.PHONY: book test lint data venv notebooks train evaluate clean
+# Which PyTorch: TORCH=pypi, PyPI's build (the default, what CI installs: on Linux the CUDA build,
+# whose CUDA libraries take about 4 GB), or TORCH=cpu, PyTorch's CPU-only build from its own index
+# (Linux; PyPI's macOS and Windows builds are CPU-only already). .venv/.installed records the build
+# the venv was made with, so TORCH is needed only to change it; a change makes the venv again.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+MADE_WITH := $(or $(shell cat $(VENV)/.installed 2>/dev/null),pypi)
+TORCH ?= $(MADE_WITH)
+# The CPU build installs torch and torchvision at the pinned versions with +cpu, then the rest of
+# requirements.txt without the CUDA libraries that only PyPI's Linux build uses.
+TORCH_PINS := $(shell grep -E '^torch(vision)?==' requirements.txt)
+CUDA_ONLY := ^(nvidia-|cuda-|triton==)
+
+.PHONY: book test lint data venv notebooks train evaluate clean FORCE
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
-	@if [ -z "$(PYTHON)" ] || ! "$(PYTHON)" -c '$(PY_OK)' >/dev/null 2>&1; then \
-	  echo "make: needs Python 3.11 (3.11.5 or later), 3.12 or 3.13 with venv and ensurepip to make $(VENV):" \
-	    "$(if $(filter command line environment,$(origin PYTHON)),PYTHON=$(PYTHON) is not one,none of $(PYTHONS) on the PATH is one)." \
-	    "Install one (on Debian and Ubuntu with its python3.x-venv package) or run make PYTHON=/path/to/python3.x $(MAKECMDGOALS)" >&2; \
-	  exit 1; fi
-	@echo "making $(VENV) with $$("$(PYTHON)" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	touch $@
+# The venv is made from scratch each time: exactly the pinned set, with nothing of an older one.
+# When any step fails (or is interrupted) the half-made .venv is removed, so nothing
+# half-installed is left to look like a working environment.
+$(VENV)/.installed: requirements.txt pyproject.toml $(if $(filter-out $(MADE_WITH),$(TORCH)),FORCE)
+	@case "$(TORCH)" in pypi|cpu) ;; *) \
+	  echo "make: TORCH=$(TORCH) is not a PyTorch build this book installs: TORCH=pypi (PyPI's, the default) or TORCH=cpu (PyTorch's CPU-only build). Nothing was installed." >&2; exit 1;; esac
+	@python=$$(scripts/find-python.sh "$(PYTHON)" "$(or $(MAKECMDGOALS),venv)") || exit 1; \
+	cpu=; if [ "$(TORCH)" = cpu ]; then \
+	  if [ "$$(uname -s)" = Linux ]; then cpu=1; else echo "TORCH=cpu: PyPI's build for $$(uname -s) is CPU-only already; installing it"; fi; fi; \
+	echo "making $(VENV) with $$("$$python" -c 'import sys; print(sys.executable + " " + sys.version.split()[0])') and PyTorch's $(TORCH) build (a few minutes)"; \
+	rm -rf $(VENV); \
+	trap 'rm -rf $(VENV); echo "make: interrupted: the half-made $(VENV) was removed" >&2; exit 130' INT TERM; \
+	if ! { "$$python" -m venv $(VENV) \
+	    && $(PY) -m pip install --quiet --upgrade pip \
+	    && if [ -n "$$cpu" ]; then \
+	      $(PY) -m pip install --quiet --no-deps --index-url $(TORCH_CPU_INDEX) $(addsuffix +cpu,$(TORCH_PINS)) \
+	      && grep -v -E '$(CUDA_ONLY)' requirements.txt > $(VENV)/requirements-cpu.txt \
+	      && $(PY) -m pip install --quiet -r $(VENV)/requirements-cpu.txt; \
+	    else $(PY) -m pip install --quiet -r requirements.txt; fi \
+	    && $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . ; }; then \
+	  rm -rf $(VENV); \
+	  echo "make: setting up $(VENV) failed (the message above says why); the half-made $(VENV) was removed. Run make $(or $(MAKECMDGOALS),venv) again once that is fixed." >&2; \
+	  exit 1; fi; \
+	echo $(TORCH) > $@
 
 data: venv
 	PYTHON=$(PY) scripts/get-data.sh
@@ -35,10 +62,10 @@ data: venv
 # the build then reads them from the cache. jupyter-cache keys on cell source only, so a change
 # under src/ (code or shipped weights) or in the chapters' glue helpers clears the cache and
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
-# is on content (a hash of src/ kept in _build/.src-hash), not on file times, so a fresh
+# is on content (a hash of src/ kept in _build/.src-hash, scripts/src_hash.py), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
 # unchanged rebuild executes nothing. -W: a failing cell or any other warning fails the build, as in CI.
-SRC_HASH = $$(find src book/_ext/glue_helpers.py -type f \( -name '*.py' -o -path '*/weights/*' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+SRC_HASH = $$($(PY) scripts/src_hash.py)
 
 book: venv data
 	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \
@@ -69,6 +96,8 @@ lint: venv
 
 test: venv data lint
 	$(BIN)/pytest
+
+FORCE:
 
 clean:
 	rm -rf _build

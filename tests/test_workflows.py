@@ -118,6 +118,14 @@ def test_pull_requests_test_and_main_deploys():
     assert deploy["environment"]["name"] == "github-pages"
 
 
+def test_the_tests_see_the_whole_history():
+    """The committed notebooks install the package at the commit that last changed it, and the tests ask
+    git that it exists: a shallow clone may lack it (``reader_notebooks.package_ref`` refuses one)."""
+    workflow = load(ROOT / ".github" / "workflows" / "book.yml")
+    (checkout,) = steps_using({"jobs": {"test": workflow["jobs"]["test"]}}, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0
+
+
 def test_caches_keyed_on_requirements_and_package():
     workflow = load(ROOT / ".github" / "workflows" / "book.yml")
     caches = {tuple(s["with"]["path"].split()): s["with"] for s in steps_using(workflow, "actions/cache")}

@@ -938,6 +938,30 @@ def test_a_shallow_clone_that_may_lack_the_commit_says_to_fetch_the_history(tmp_
     assert rn.package_ref(tmp_path / "depth1") == package
 
 
+def test_the_site_names_the_commit_built_and_says_when_the_package_is_not_the_one_committed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    said = []
+    monkeypatch.setattr(nd, "logger", SimpleNamespace(info=lambda message, *args: said.append(message % args)))
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    site = rn.Site.make(tmp_path, REPO, "dev")
+
+    def built() -> str:
+        return nd.built_ref(SimpleNamespace(srcdir=str(tmp_path)), site)  # a new build each time
+
+    assert built() == "dev" and "neither git nor $GITHUB_SHA" in said.pop()
+    monkeypatch.setenv("GITHUB_SHA", "f00d")
+    assert built() == "f00d" and not said  # GitHub Actions without a git checkout
+    head = commit_as_a_checkout(tmp_path)
+    assert built() == head and not said
+    (tmp_path / "src" / "a.py").write_text("A = 2\n")
+    assert built() == head
+    assert said == [
+        "notebook downloads: the package has uncommitted changes (src/a.py); the notebooks offered and the "
+        f"Colab links name {head}, the package as committed, not as built"
+    ]
+
+
 def test_has_commit_asks_git_and_named_refs_finds_install_cells_and_colab_links(tmp_path):
     git(tmp_path, "init", "-q")
     (tmp_path / "f").write_text("x")

@@ -414,17 +414,26 @@ def unknown_refs(checkout: Path, text: str) -> list[str]:
     ]
 
 
-def test_every_version_the_tiny_site_names_is_one_its_checkout_has(tiny_book):
-    checkout = Path((tiny_book / ".source").read_text())
-    pages = sorted(tiny_book.rglob("*.html")) + sorted((tiny_book / "_sources").rglob("*.ipynb"))
+def assert_the_site_names_only_versions_the_checkout_has(html: Path, checkout: Path, chapters: dict) -> None:
+    """Every page and notebook of the site at ``html`` names only versions that the checkout has; each
+    chapter's Colab link names the commit built, and so does each of its notebooks, once (its install
+    cell). ``chapters``: docname -> whether it has a student notebook."""
+    built = rn.commit_ref(checkout)
+    pages = sorted(html.rglob("*.html")) + sorted((html / "_sources").rglob("*.ipynb"))
     named = {path: rn.named_refs(path.read_text()) for path in pages}
-    # every chapter's page links Colab once, and each of its notebooks installs the package once
-    for docname in CHAPTERS:
-        assert len(named[tiny_book / f"{docname}.html"]) == 1, docname
-        for rel in nd.notebook_paths(docname)[: 1 + CHAPTERS[docname]]:
-            assert len(named[tiny_book / rel]) == 1, rel
+    for docname, exercise in chapters.items():
+        page = BeautifulSoup((html / f"{docname}.html").read_text(), "html.parser")
+        assert rn.named_refs(page.select_one("div.nb-downloads a.nb-open-colab")["href"]) == [built], docname
+        assert built in named[html / f"{docname}.html"]
+        for rel in nd.notebook_paths(docname)[: 1 + exercise]:
+            assert named[html / rel] == [built], rel
     for path in pages:
         assert not unknown_refs(checkout, path.read_text()), path
+
+
+def test_every_version_the_tiny_site_names_is_one_its_checkout_has(tiny_book):
+    checkout = Path((tiny_book / ".source").read_text())
+    assert_the_site_names_only_versions_the_checkout_has(tiny_book, checkout, CHAPTERS)
     # and the same check finds a version that the checkout lacks, as the old release tag was
     page = (tiny_book / "one.html").read_text()
     commit = (tiny_book / ".commit").read_text()
@@ -550,6 +559,13 @@ def test_each_notebook_cites_the_works_of_its_page_in_the_same_order(book_html):
         assert in_notebook == on_page, path.name
         cited += len(on_page)
     assert cited, "no page cites a work"
+
+
+@pytest.mark.book
+def test_every_version_the_site_names_is_one_the_checkout_has(book_html):
+    """The Colab links and the install cells of the notebooks offered name the commit built, which git has."""
+    chapters = {docname: rn.is_exercise(nb) for docname, nb in real_chapters().items()}
+    assert_the_site_names_only_versions_the_checkout_has(book_html, ROOT, chapters)
 
 
 def plain_notebook(book_html: Path, docname: str) -> nbformat.NotebookNode:

@@ -393,12 +393,54 @@ def test_the_box_sits_under_the_chapter_title(tiny_book):
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_the_box_opens_the_committed_notebook_of_the_release_in_colab(tiny_book, docname):
+def test_the_box_opens_the_committed_notebook_of_the_commit_built_in_colab(tiny_book, docname):
     box = BeautifulSoup((tiny_book / f"{docname}.html").read_text(), "html.parser").select_one("div.nb-downloads")
     name = posixpath.basename(docname) + ("-student" if CHAPTERS[docname] else "")
+    commit = (tiny_book / ".commit").read_text()
     assert box.select_one("a.nb-open-colab")["href"] == (
-        f"https://colab.research.google.com/github/example/tiny-book/blob/v9.8.7/notebooks/{name}.ipynb"
+        f"https://colab.research.google.com/github/example/tiny-book/blob/{commit}/notebooks/{name}.ipynb"
     )
+
+
+def unknown_refs(checkout: Path, text: str) -> list[str]:
+    """The versions of the repository that ``text`` names (install cells, Colab and GitHub links) and that
+    the git checkout does not have, asking git itself."""
+    refs = rn.named_refs(text)
+    return [
+        ref
+        for ref in refs
+        if subprocess.run(
+            ["git", "-C", str(checkout), "cat-file", "-e", f"{ref}^{{commit}}"], capture_output=True
+        ).returncode
+        != 0
+    ]
+
+
+def assert_the_site_names_only_versions_the_checkout_has(html: Path, checkout: Path, chapters: dict) -> None:
+    """Every page and notebook of the site at ``html`` names only versions that the checkout has; each
+    chapter's Colab link names the commit built, and so does each of its notebooks, once (its install
+    cell). ``chapters``: docname -> whether it has a student notebook."""
+    built = rn.commit_ref(checkout)
+    pages = sorted(html.rglob("*.html")) + sorted((html / "_sources").rglob("*.ipynb"))
+    named = {path: rn.named_refs(path.read_text()) for path in pages}
+    for docname, exercise in chapters.items():
+        page = BeautifulSoup((html / f"{docname}.html").read_text(), "html.parser")
+        assert rn.named_refs(page.select_one("div.nb-downloads a.nb-open-colab")["href"]) == [built], docname
+        assert built in named[html / f"{docname}.html"]
+        for rel in nd.notebook_paths(docname)[: 1 + exercise]:
+            assert named[html / rel] == [built], rel
+    for path in pages:
+        assert not unknown_refs(checkout, path.read_text()), path
+
+
+def test_every_version_the_tiny_site_names_is_one_its_checkout_has(tiny_book):
+    checkout = Path((tiny_book / ".source").read_text())
+    assert_the_site_names_only_versions_the_checkout_has(tiny_book, checkout, CHAPTERS)
+    # and the same check finds a version that the checkout lacks, as the old release tag was
+    page = (tiny_book / "one.html").read_text()
+    commit = (tiny_book / ".commit").read_text()
+    assert unknown_refs(checkout, page.replace(commit, "v0.1.0")) == ["v0.1.0"]
+    assert unknown_refs(checkout, page.replace(commit, "0" * 40)) == ["0" * 40]
 
 
 def test_the_notebooks_cite_as_the_page_does_and_link_the_same_entry(tiny_book):
@@ -530,6 +572,13 @@ def test_each_notebook_cites_the_works_of_its_page_in_the_same_order(book_html):
         assert in_notebook == on_page, path.name
         cited += len(on_page)
     assert cited, "no page cites a work"
+
+
+@pytest.mark.book
+def test_every_version_the_site_names_is_one_the_checkout_has(book_html):
+    """The Colab links and the install cells of the notebooks offered name the commit built, which git has."""
+    chapters = {docname: rn.is_exercise(nb) for docname, nb in real_chapters().items()}
+    assert_the_site_names_only_versions_the_checkout_has(book_html, ROOT, chapters)
 
 
 def plain_notebook(book_html: Path, docname: str) -> nbformat.NotebookNode:
@@ -859,9 +908,139 @@ def test_the_version_built_is_the_tag_of_head_or_else_its_commit(tmp_path, monke
     assert rn.commit_ref(tmp_path) == "v1.2.3"
 
 
-def test_the_release_tag_comes_from_the_package_version():
-    version = __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert rn.release_ref(ROOT) == f"v{version}"
+def commit_all(checkout: Path, message: str) -> str:
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", message)
+    return git(checkout, "rev-parse", "HEAD")
+
+
+def commit_as_a_checkout(root: Path) -> str:
+    """Make ``root``, a small book, a git checkout with a package (``src/``) and commit it all."""
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src" / "a.py").write_text("A = 1\n")
+    git(root, "init", "-q")
+    return commit_all(root, "a book")
+
+
+def test_the_package_is_pinned_at_the_last_commit_that_changed_it(tmp_path):
+    with pytest.raises(rn.RefError, match="is not a git checkout"):
+        rn.package_ref(tmp_path)
+    git(tmp_path, "init", "-q")
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "a.py").write_text("A = 1\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pkg"\nversion = "1"\n')
+    (tmp_path / ".gitignore").write_text("__pycache__/\n")
+    (tmp_path / "one.md").write_text("# One\n")
+    first = commit_all(tmp_path, "the package")
+    assert rn.package_ref(tmp_path) == first
+    (tmp_path / "one.md").write_text("# One, edited\n")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "one.ipynb").write_text("{}")
+    commit_all(tmp_path, "a chapter and its notebook")
+    assert rn.package_ref(tmp_path) == first  # stable while only chapters change
+    (tmp_path / "src" / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "src" / "pkg" / "__pycache__" / "a.pyc").write_text("ignored")
+    assert rn.package_ref(tmp_path) == first  # an ignored file is no change to the package
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pkg"\nversion = "2"\n')
+    second = commit_all(tmp_path, "version 2")
+    assert rn.package_ref(tmp_path) == second
+    (tmp_path / "one.md").write_text("# One, again\n")
+    commit_all(tmp_path, "a chapter")
+    assert rn.package_ref(tmp_path) == second
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda root: (root / "src" / "pkg" / "a.py").write_text("A = 2\n"), "src/pkg/a.py"),
+        (lambda root: (root / "src" / "pkg" / "new.py").write_text("B = 1\n"), "src/pkg/new.py"),
+        (lambda root: (root / "src" / "pkg" / "a.py").unlink(), "src/pkg/a.py"),
+        (lambda root: (root / "pyproject.toml").write_text("[project]\n"), "pyproject.toml"),
+    ],
+    ids=["changed", "new", "deleted", "pyproject"],
+)
+def test_uncommitted_changes_to_the_package_are_refused_with_what_to_do(tmp_path, capsys, change, named):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "a.py").write_text("A = 1\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pkg"\n')
+    commit_all(tmp_path, "the package")
+    change(tmp_path)
+    with pytest.raises(rn.RefError, match=rf"uncommitted changes \({re.escape(named)}\).*commit \(or stash\)"):
+        rn.package_ref(tmp_path)
+    git(tmp_path, "add", "-A")  # staged is not committed either
+    with pytest.raises(rn.RefError, match=re.escape(named)):
+        rn.package_ref(tmp_path)
+    # `make notebooks` and the check stop with that message and write nothing
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {REPO}\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: one\n")
+    (tmp_path / "one.md").write_text(MYST_NOTEBOOK_HEADER + "\n# One\n\n```{code-cell} ipython3\nx = 1\n```\n")
+    for check in ([], ["--check"]):
+        assert rn.main(["--root", str(tmp_path), *check]) == 1
+        assert "uncommitted changes" in capsys.readouterr().err
+    assert not (tmp_path / "notebooks").exists()
+
+
+def test_a_shallow_clone_that_may_lack_the_commit_says_to_fetch_the_history(tmp_path):
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    git(origin, "init", "-q")
+    (origin / "src").mkdir()
+    (origin / "src" / "a.py").write_text("A = 1\n")
+    commit_all(origin, "the package")
+    (origin / "src" / "a.py").write_text("A = 2\n")
+    package = commit_all(origin, "the package again")
+    for n in range(2):
+        (origin / "one.md").write_text(f"# One {n}\n")
+        commit_all(origin, f"chapter {n}")
+    for depth in (1, 2, 3, 4):
+        clone = tmp_path / f"depth{depth}"
+        git(tmp_path, "clone", "-q", "--depth", str(depth), f"file://{origin}", str(clone))
+        if depth < 4:  # the oldest commit fetched seems to add the package: git cannot tell when it changed
+            with pytest.raises(rn.RefError, match="shallow clone.*fetch-depth: 0"):
+                rn.package_ref(clone)
+        else:  # the package's last change lies inside the history fetched
+            assert rn.package_ref(clone) == package
+    git(tmp_path / "depth1", "fetch", "-q", "--unshallow")
+    assert rn.package_ref(tmp_path / "depth1") == package
+
+
+def test_the_site_names_the_commit_built_and_says_when_the_package_is_not_the_one_committed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    said = []
+    monkeypatch.setattr(nd, "logger", SimpleNamespace(info=lambda message, *args: said.append(message % args)))
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    site = rn.Site.make(tmp_path, REPO, "dev")
+
+    def built() -> str:
+        return nd.built_ref(SimpleNamespace(srcdir=str(tmp_path)), site)  # a new build each time
+
+    assert built() == "dev" and "neither git nor $GITHUB_SHA" in said.pop()
+    monkeypatch.setenv("GITHUB_SHA", "f00d")
+    assert built() == "f00d" and not said  # GitHub Actions without a git checkout
+    head = commit_as_a_checkout(tmp_path)
+    assert built() == head and not said
+    (tmp_path / "src" / "a.py").write_text("A = 2\n")
+    assert built() == head
+    assert said == [
+        "notebook downloads: the package has uncommitted changes (src/a.py); the notebooks offered and the "
+        f"Colab links name {head}, the package as committed, not as built"
+    ]
+
+
+def test_has_commit_asks_git_and_named_refs_finds_install_cells_and_colab_links(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "f").write_text("x")
+    head = commit_all(tmp_path, "one")
+    git(tmp_path, "tag", "v1")
+    assert rn.has_commit(tmp_path, head) and rn.has_commit(tmp_path, "v1") and rn.has_commit(tmp_path, "HEAD")
+    assert not rn.has_commit(tmp_path, "v0.1.0") and not rn.has_commit(tmp_path, "0" * 40)
+    cell = json.dumps({"source": f'    %pip install --quiet "git+{REPO}@{head}"\n'})
+    link = '<a href="https://colab.research.google.com/github/o/r/blob/v1/notebooks/x.ipynb">'
+    github = "[source](https://github.com/o/r/blob/main/book/x.md)"
+    assert rn.named_refs(cell + link + github) == [head, "v1", "main"]
+    assert rn.named_refs("no version here: https://github.com/o/r and git+https://github.com/o/r") == []
 
 
 @pytest.mark.parametrize(
@@ -905,10 +1084,44 @@ def test_the_committed_notebooks_match_the_chapters():
     assert rn.main(["--root", str(ROOT), "--check"]) == 0, "run `make notebooks` and commit notebooks/"
     expected = {rn.committed_name(posixpath.basename(d), rn.is_exercise(nb)) for d, nb in real_chapters().items()}
     assert sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(expected)
+    package = rn.package_ref(ROOT)
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = read(path)
         assert_no_myst(nb, path.name)
-        assert f"git+{rn.Site.from_config(ROOT, rn.load_config(ROOT)).repository}@{rn.release_ref(ROOT)}" in code(nb)
+        assert f"git+{rn.Site.from_config(ROOT, rn.load_config(ROOT)).repository}@{package}" in code(nb)
+
+
+def test_every_version_a_committed_notebook_names_is_one_the_checkout_has():
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert paths
+    for path in paths:
+        text = path.read_text()
+        assert len(rn.named_refs(text)) == 1, path.name  # its install cell
+        assert not unknown_refs(ROOT, text), f"{path.name}: run `make notebooks` and commit notebooks/"
+    # a notebook that names a version the checkout lacks fails it: the old release tag, a made-up commit
+    text = paths[0].read_text()
+    (ref,) = rn.named_refs(text)
+    for planted in ("v0.1.0", "f" * 40):
+        assert unknown_refs(ROOT, text.replace(f"@{ref}", f"@{planted}")) == [planted]
+
+
+def test_the_check_fails_on_a_committed_notebook_that_names_an_unknown_version(tmp_path, capsys):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {REPO}\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/one\n")
+    (tmp_path / "book" / "one.md").write_text(MYST_NOTEBOOK_HEADER + "\n# One\n\n```{code-cell} ipython3\nx = 1\n```\n")
+    package = commit_as_a_checkout(tmp_path)
+    assert rn.main(["--root", str(tmp_path)]) == 0
+    written = tmp_path / "notebooks" / "one.ipynb"
+    assert rn.named_refs(written.read_text()) == [package]
+    commit_all(tmp_path, "its notebook")
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 0
+    capsys.readouterr()
+    written.write_text(written.read_text().replace(f"@{package}", "@v0.1.0"))
+    assert rn.main(["--root", str(tmp_path), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "notebooks/one.ipynb names v0.1.0, which this checkout does not have" in out
+    assert f"notebooks/one.ipynb installs the package at v0.1.0, but it last changed in {package}" in out
 
 
 def test_the_check_fails_on_a_stale_or_orphaned_copy_but_not_on_other_values(tmp_path, capsys):
@@ -921,6 +1134,7 @@ def test_the_check_fails_on_a_stale_or_orphaned_copy_but_not_on_other_values(tmp
     build = tmp_path / "_build" / "jupyter_execute" / "book"
     build.mkdir(parents=True)
     (build / "one.glue.json").write_text(json.dumps({"x": {"data": {"text/plain": "1"}}}))
+    commit_as_a_checkout(tmp_path)
     assert rn.main(["--root", str(tmp_path), "--check"]) == 1  # not written yet
     assert rn.main(["--root", str(tmp_path)]) == 0
     written = tmp_path / "notebooks" / "one.ipynb"
@@ -942,6 +1156,7 @@ def test_writing_without_a_build_says_to_build_first(tmp_path):
     (tmp_path / "book" / "one.md").write_text(
         MYST_NOTEBOOK_HEADER + "\n# One\n\n```{code-cell} ipython3\nx = 1\n```\n\n{glue:text}`x`\n"
     )
+    commit_as_a_checkout(tmp_path)
     with pytest.raises(KeyError, match="build the book first"):
         rn.main(["--root", str(tmp_path)])
 

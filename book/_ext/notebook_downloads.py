@@ -12,14 +12,16 @@ For each page that is a notebook the HTML build writes, with ``reader_notebooks.
     the student notebook: a TODO skeleton in place of each solution, no outputs.
 
 Both install the package, where it is missing, pinned to the version of the repository
-that is built (its tag if HEAD has one, else the commit; ``repository.branch`` outside a
-git checkout): a notebook downloaded today keeps working when the branch moves on.
+that is built (its tag if HEAD has one, else the commit; ``$GITHUB_SHA`` where there is no
+git checkout, ``repository.branch`` where there is neither): a notebook downloaded today keeps
+working when the branch moves on. Built with uncommitted changes to the package, the build
+says that the notebooks install the package as committed, not as built.
 
 Under its title each chapter with code gets a box (``div.nb-downloads``) with relative links to
 both and a link that opens the chapter's notebook in Colab. Colab opens notebooks only from
-a repository, so it opens the copy committed under ``notebooks/`` at the release tag
-``v<version>`` of ``pyproject.toml`` (``make notebooks`` writes them; see
-``reader_notebooks.py``), which installs the package at the same tag.
+a repository, so it opens the copy committed under ``notebooks/`` at the same version that
+is built (``make notebooks`` writes them and the tests hold them to the chapters; each
+installs the package at the last commit that changed it; see ``reader_notebooks.py``).
 
 A chapter whose cell raised fails the build, whatever the command line: myst-nb (with
 ``execute.raise_on_error: false``) writes the traceback to ``<html>/reports/<docname>.err.log``
@@ -79,7 +81,31 @@ def package(app: Sphinx, book: rn.Site) -> str:
     if not book.repository:
         logger.info("notebook downloads: no repository.url; the install cell names the package only")
         return "ddpm-sampling"
-    return rn.requirement(book, rn.commit_ref(Path(app.srcdir)) or book.branch)
+    return rn.requirement(book, built_ref(app, book))
+
+
+def built_ref(app: Sphinx, book: rn.Site) -> str:
+    """The version of the repository that is built (see the module's docstring), said once per build."""
+    if not hasattr(app, "_nb_built_ref"):
+        root = Path(app.srcdir)
+        ref = rn.commit_ref(root)
+        if ref is None:
+            ref = book.branch
+            logger.info("notebook downloads: neither git nor $GITHUB_SHA says what is built; naming %s", ref)
+        else:
+            try:
+                changes = rn.package_changes(root)
+            except rn.RefError:
+                changes = []  # not a git checkout: $GITHUB_SHA is what is built
+            if changes:
+                logger.info(
+                    "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
+                    "the Colab links name %s, the package as committed, not as built",
+                    ", ".join(line[3:] for line in changes[:5]),
+                    ref,
+                )
+        app._nb_built_ref = ref
+    return app._nb_built_ref
 
 
 def _box(prefix: str, docname: str, exercise: bool, colab: str | None) -> nodes.raw:
@@ -126,7 +152,7 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
     prefix = "../" * app.builder.get_target_uri(docname).count("/")
     notebook = f"{rn.COMMITTED_FOLDER}/{rn.committed_name(posixpath.basename(docname), exercise)}"
     book = site(app)
-    colab = book.colab(rn.release_ref(Path(app.srcdir)) or book.branch, notebook)
+    colab = book.colab(built_ref(app, book), notebook)
     box = _box(prefix, docname, exercise, colab)
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:

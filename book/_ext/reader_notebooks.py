@@ -20,16 +20,25 @@ From that, two notebooks:
     a cell running that self-check from ``ddpm_sampling.exercises``.
 
 Both open with an install cell (before the first code cell) that installs the package, pinned
-to one version of the repository, where ``ddpm_sampling`` is not importable (Colab); it does
+to one commit of the repository, where ``ddpm_sampling`` is not importable (Colab); it does
 nothing where the package is installed.
 
 The book's build writes both for every chapter with code (``notebook_downloads.py``),
 pinned to the commit it builds. Colab opens notebooks only from a repository, so the
 notebook a reader runs there is committed under ``notebooks/`` (``<chapter>-student.ipynb``
-for an exercise, ``<chapter>.ipynb`` otherwise), pinned to the release tag ``v<version>`` of
-``pyproject.toml`` and written by ``python book/_ext/reader_notebooks.py`` (``make
-notebooks``) from the chapters and the values glued by the last build. ``--check`` fails when
-a committed notebook differs from its chapter in anything but those values.
+for an exercise, ``<chapter>.ipynb`` otherwise), written by ``python
+book/_ext/reader_notebooks.py`` (``make notebooks``) from the chapters and the values glued by
+the last build. ``--check`` fails when a committed notebook differs from its chapter in
+anything but those values, or names a commit that the checkout does not have.
+
+A committed notebook pins the package at :func:`package_ref`, the last commit that changed
+the package (``src/`` and ``pyproject.toml``). That commit is in every clone of the
+repository and its package is the one checked out, so the pin holds while only chapters
+change, and it never has to name the commit that holds the notebook itself (which cannot
+be known before it is made). A version tag would be neither: nothing makes one when the
+version changes, and a clone need not carry tags. The site's Colab link names the commit
+the book is built from (:func:`commit_ref`), whose ``notebooks/`` the drift check holds to
+its chapters.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ import os
 import posixpath
 import re
 import subprocess
-import tomllib
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,26 +239,87 @@ def pages_url(repository: str) -> str | None:
     )
 
 
+#: What the package is made of: a commit that changed none of these installs the same package.
+PACKAGE_PATHS = ("src", "pyproject.toml")
+
+
+class RefError(RuntimeError):
+    """The commit that committed notebooks pin the package at cannot be told (the message says why)."""
+
+
+def git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    """``git -C root args``, or ``None`` where git is not installed."""
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+
+
 def commit_ref(root: Path) -> str | None:
     """The version of the repository at ``root`` that is checked out: its tag, if HEAD has one, else the
     commit; where git cannot tell, the commit a GitHub Actions run builds (``$GITHUB_SHA``), if any."""
     for command in (["describe", "--tags", "--exact-match", "HEAD"], ["rev-parse", "HEAD"]):
-        try:
-            done = subprocess.run(["git", "-C", str(root), *command], capture_output=True, text=True, check=False)
-        except OSError:
+        done = git(root, *command)
+        if done is None:
             break
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip()
     return os.environ.get("GITHUB_SHA") or None
 
 
-def release_ref(root: Path) -> str | None:
-    """The release tag of the package's version in ``root/pyproject.toml`` (``v0.1.0``), or ``None``."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return None
-    version = tomllib.loads(path.read_text()).get("project", {}).get("version")
-    return f"v{version}" if version else None
+def package_changes(root: Path) -> list[str]:
+    """The uncommitted changes to the package in the checkout at ``root`` (``git status --porcelain`` lines:
+    changed, staged, deleted or new files under :data:`PACKAGE_PATHS`; ignored files do not count)."""
+    done = git(root, "status", "--porcelain", "--untracked-files=all", "--", *PACKAGE_PATHS)
+    if done is None or done.returncode != 0:
+        raise RefError(f"{root} is not a git checkout: the committed notebooks pin a commit of the package")
+    return done.stdout.splitlines()
+
+
+def package_ref(root: Path) -> str:
+    """The last commit that changed the package (:data:`PACKAGE_PATHS`), whose package is HEAD's.
+
+    Raises :class:`RefError`, saying what to do, where that commit cannot be told: outside a git
+    checkout, with uncommitted changes to the package (its last commit is not the package checked
+    out), or in a shallow clone that lacks the history back to that commit.
+    """
+    changes = package_changes(root)
+    if changes:
+        listed = ", ".join(line[3:] for line in changes[:5]) + (", ..." if len(changes) > 5 else "")
+        raise RefError(
+            f"the package has uncommitted changes ({listed}): the committed notebooks install the package as "
+            "last committed, so commit (or stash) the changes to src/ and pyproject.toml first"
+        )
+    done = git(root, "log", "-1", "--format=%H", "HEAD", "--", *PACKAGE_PATHS)
+    ref = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+    if not ref:
+        raise RefError(f"no commit of {root} holds the package ({', '.join(PACKAGE_PATHS)})")
+    shallow = git(root, "rev-parse", "--git-path", "shallow")
+    boundary = Path(root, shallow.stdout.strip()) if shallow is not None and shallow.returncode == 0 else None
+    if boundary is not None and boundary.is_file() and ref in boundary.read_text().split():
+        raise RefError(
+            f"{root} is a shallow clone: its oldest commit {ref[:12]} seems to add the package, which may have "
+            "changed last in a commit before it; fetch the whole history (git fetch --unshallow; in GitHub "
+            "Actions, actions/checkout with fetch-depth: 0)"
+        )
+    same = git(root, "diff", "--quiet", ref, "HEAD", "--", *PACKAGE_PATHS)
+    if same is None or same.returncode != 0:
+        raise RefError(f"the package at {ref[:12]}, the last commit that changed it, differs from HEAD's")
+    return ref
+
+
+def has_commit(root: Path, ref: str) -> bool:
+    """Whether the git checkout at ``root`` has the commit ``ref`` (a commit, a tag or a branch)."""
+    done = git(root, "cat-file", "-e", f"{ref}^{{commit}}")
+    return done is not None and done.returncode == 0
+
+
+def named_refs(text: str) -> list[str]:
+    """Every version of a repository that ``text`` names: in a pip requirement ``git+<url>@<ref>`` and in
+    a GitHub or Colab address ``github/<owner>/<name>/blob/<ref>/`` (``github.com/...`` too)."""
+    pip = re.findall(r"git\+https?://[^\s\"'@\\]+@([^\s\"'#\\]+)", text)  # a backslash ends it in JSON
+    blob = re.findall(r"github(?:\.com)?/[^/\s\"'\\]+/[^/\s\"'\\]+/blob/([^/\s\"'\\]+)/", text)
+    return pip + blob
 
 
 def requirement(site: Site, ref: str) -> str:
@@ -513,7 +583,7 @@ def load_config(root: Path) -> dict:
 def committed_notebooks(root: Path, text_of: Callable[[str], TextOf]) -> dict[Path, nbformat.NotebookNode]:
     """The notebook of every chapter for ``notebooks/``, keyed by its path; ``text_of(docname)`` gives its values."""
     site = Site.from_config(root, load_config(root))
-    package = requirement(site, release_ref(root) or site.branch)
+    package = requirement(site, package_ref(root))
     out = {}
     for docname, source in chapters(root).items():
         stem = posixpath.basename(docname)
@@ -546,10 +616,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     folder = root / COMMITTED_FOLDER
-    if args.check:
-        wanted = committed_notebooks(root, lambda docname: lambda name, spec: PLACEHOLDER)
-    else:
-        wanted = committed_notebooks(root, last_build_values(args.build or root / "_build"))
+    try:
+        if args.check:
+            wanted = committed_notebooks(root, lambda docname: lambda name, spec: PLACEHOLDER)
+        else:
+            wanted = committed_notebooks(root, last_build_values(args.build or root / "_build"))
+    except RefError as err:
+        print(f"cannot {'check' if args.check else 'write'} {COMMITTED_FOLDER}/: {err}", file=sys.stderr)
+        return 1
     texts = {p: nbformat.writes(nb) + "\n" for p, nb in wanted.items()}
     if args.check:
         stale = [p for p, text in texts.items() if not p.is_file() or not _matches(text, p.read_text())]
@@ -557,11 +631,23 @@ def main(argv: list[str] | None = None) -> int:
         stale = [p for p, text in texts.items() if not p.is_file() or p.read_text() != text]
     extra = sorted(p for p in folder.glob("*.ipynb") if p not in wanted) if folder.is_dir() else []
     if args.check:
+        for p in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+            for ref in named_refs(p.read_text()):
+                if not has_commit(root, ref):
+                    print(f"{p.relative_to(root)} names {ref}, which this checkout does not have")
         for p in stale:
-            print(f"{p.relative_to(root)} differs from its chapter: run `make notebooks`")
+            named, meant = (named_refs(p.read_text()) if p.is_file() else []), named_refs(texts[p])
+            if p.is_file() and named != meant:
+                print(
+                    f"{p.relative_to(root)} installs the package at {', '.join(named) or 'no commit'}, but it "
+                    f"last changed in {', '.join(meant)}: run `make notebooks`"
+                )
+            else:
+                print(f"{p.relative_to(root)} differs from its chapter: run `make notebooks`")
         for p in extra:
             print(f"{p.relative_to(root)} has no chapter: remove it")
-        return 1 if stale or extra else 0
+        unknown = any(not has_commit(root, r) for p in extra for r in named_refs(p.read_text()))
+        return 1 if stale or extra or unknown else 0
     folder.mkdir(exist_ok=True)
     for p in stale:
         p.write_text(texts[p])

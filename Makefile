@@ -95,7 +95,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 test: venv data lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup
 
 FORCE:
 

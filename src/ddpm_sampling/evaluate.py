@@ -9,7 +9,10 @@ r"""How good are samples? Measures in the features of the book's own classifier,
 - :func:`noise_prediction_error`: how far a model's predicted noise is from the true noise, per t.
 
 ``python -m ddpm_sampling.evaluate`` (``make evaluate``) computes the quality table of the
-trained-network chapter into ``weights/evaluation.json``, with its provenance.
+trained-network chapter, with its provenance, into ``evaluation.json`` in ``--out``: by default
+``runs/`` in the current folder, never the installed package. An ``evaluation.json`` already
+there is not replaced unless ``--force`` is given; the committed table is refreshed with
+``--out src/ddpm_sampling/weights --force`` (README).
 """
 
 from __future__ import annotations
@@ -350,11 +353,9 @@ def evaluate(
     from .schedule import cosine_schedule
     from .train import training_tensors
 
-    n, seed, n_survive = (
-        check.count(n, "n", 2),
-        check.count(seed, "seed", 0, 2**64 - 2),
-        check.count(n_survive, "n_survive"),
-    )
+    n, seed = check.count(n, "n", 2), check.count(seed, "seed", 0, 2**64 - 2)
+    # the survival curve takes its images from the n test images of the baseline
+    n_survive, n_unclipped = check.count(n_survive, "n_survive", 1, n), check.count(n_unclipped, "n_unclipped", 2)
     steps = check.timesteps(steps, 1, 1000, "steps")
     survive_from = check.timesteps(survive_from, 1, 1000, "survive_from")
     if not callable(log):
@@ -410,37 +411,57 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .train import write_text_atomic
+    from .pretrained import WeightsError
+    from .train import RUNS_DIR, fail, output_folder, read_device, refuse_replacing, write_text_atomic
 
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
+    parser.add_argument("--n", type=int, default=1000, help="samples per point, at least 2 (default 1000)")
     parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200, 500])
-    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping")
-    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping, at least 2")
+    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve, 1..n")
+    parser.add_argument("--seed", type=int, default=0, help="0..2**64 - 2")
     parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
-    parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
+    parser.add_argument("--out", type=Path, default=RUNS_DIR, help=f"folder of the JSON (default: ./{RUNS_DIR})")
+    parser.add_argument("--force", action="store_true", help="replace an evaluation.json already in --out")
     parser.add_argument("--device", default="cpu", help="where the U-Net runs, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
-    if args.n < 2:
-        parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
-    if torch.device(args.device).type == "cuda":
+    # every argument and the output file are checked here, before any work
+    try:
+        check.count(args.n, "--n", 2)
+        check.timesteps(args.steps, 1, 1000, "--steps")
+        check.count(args.n_unclipped, "--n-unclipped", 2)
+        check.count(args.n_survive, "--n-survive", 1, args.n)  # taken from the --n test images
+        check.count(args.seed, "--seed", 0, 2**64 - 2)
+        device = read_device(args.device)
+        if args.weights is not None:
+            check.folder(args.weights, "--weights")
+        path = evaluation_path(output_folder(args.out, "--out"))
+        if not args.force:
+            refuse_replacing([path])
+    except (TypeError, ValueError, FileExistsError) as err:
+        fail(parser, str(err))
+    if torch.device(device).type == "cuda":
         # full float32 matmuls and convolutions, so that a GPU's table matches a CPU's to rounding
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    table = evaluate(
-        args.n,
-        args.steps,
-        args.seed,
-        lambda msg: print(msg, file=sys.stderr, flush=True),
-        args.weights,
-        args.n_unclipped,
-        args.n_survive,
-        device=args.device,
-    )
-    path = evaluation_path(args.out)
+    try:
+        table = evaluate(
+            args.n,
+            args.steps,
+            args.seed,
+            lambda msg: print(msg, file=sys.stderr, flush=True),
+            args.weights,
+            args.n_unclipped,
+            args.n_survive,
+            device=device,
+        )
+    except WeightsError as err:
+        fail(parser, f"--weights: {err}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(json.dumps(table, indent=1) + "\n", path)
+    try:
+        write_text_atomic(json.dumps(table, indent=1) + "\n", path, overwrite=args.force)
+    except FileExistsError as err:
+        fail(parser, str(err))
     print(f"wrote {path}", file=sys.stderr)
 
 

@@ -80,6 +80,20 @@ def _sqrt_psd(m: Tensor) -> Tensor:
     return (v * w.clamp_min(0).sqrt()) @ v.T
 
 
+def _covariance(sigma: Tensor, name: str) -> None:
+    """A covariance is symmetric and positive semi-definite, up to float64 rounding of its largest entry."""
+    scale = float(sigma.abs().max()) if sigma.numel() else 0.0
+    tol = 1e-9 * max(scale, 1e-300) * sigma.shape[0]
+    asymmetry = float((sigma - sigma.T).abs().max()) if sigma.numel() else 0.0
+    if asymmetry > tol:
+        raise ValueError(
+            f"{name} is not symmetric (entries differ from their transpose by {asymmetry:.3g}): not a covariance"
+        )
+    lowest = float(torch.linalg.eigvalsh((sigma + sigma.T) / 2).min()) if sigma.numel() else 0.0
+    if lowest < -tol:
+        raise ValueError(f"{name} has the eigenvalue {lowest:.3g} < 0: a covariance is positive semi-definite")
+
+
 def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
     r"""The Frechet (2-Wasserstein) distance squared between two Gaussians.
 
@@ -88,6 +102,8 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
 
     This is the quantity FID reports. The symmetric form under the trace has the same
     trace as :math:`(\Sigma_1\Sigma_2)^{1/2}` and needs only symmetric eigendecompositions.
+    Each covariance must be symmetric and positive semi-definite (to float64 rounding): a
+    ``ValueError`` says which is not.
     """
     for x, name in ((mu1, "mu1"), (sigma1, "sigma1"), (mu2, "mu2"), (sigma2, "sigma2")):
         check.finite(x, name)
@@ -97,6 +113,8 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
             f"the means must be (D,) and the covariances (D, D) of one D, got {tuple(mu1.shape)}, "
             f"{tuple(sigma1.shape)}, {tuple(mu2.shape)}, {tuple(sigma2.shape)}"
         )
+    for sigma, name in ((sigma1, "sigma1"), (sigma2, "sigma2")):
+        _covariance(sigma, name)
     root1 = _sqrt_psd(sigma1)
     cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp_min(0).sqrt().sum()
     d2 = (mu1 - mu2).pow(2).sum() + sigma1.trace() + sigma2.trace() - 2 * cross
@@ -172,6 +190,13 @@ def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tupl
         )
     x = samples.reshape(samples.shape[0], -1).double()
     x_sq = (x * x).sum(1, keepdim=True)
+    # squared distances of values beyond about 1e150 overflow float64, and every distance would be inf
+    for values, name in ((x_sq, "samples"), ((data.double() ** 2).flatten(1).sum(1), "data")):
+        if not bool(torch.isfinite(values).all()):
+            raise ValueError(
+                f"{name} holds values too large for squared distances in float64 (largest magnitude "
+                f"{float((samples if name == 'samples' else data).abs().max()):.3g}); scale the images to about [-1, 1]"
+            )
     best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(x.shape[0], dtype=torch.long)
     for start in range(0, data.shape[0], chunk):

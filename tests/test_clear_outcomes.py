@@ -377,3 +377,35 @@ def test_show_image_draws_or_refuses_clearly(shape, dtype, kind):
     assert fig.axes[0].images
     assert (len(shape) == 2 or (len(shape) == 3 and shape[0] == 1)) and min(shape) >= 1
     assert dtype.is_floating_point
+
+
+THREE = torch.zeros(3, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: pg.x0_hat_rows({5: THREE}, [-1], ["a"]),
+            ValueError,
+            r"rows\[0\] = -1 is outside the valid range 0..2",
+        ),
+        (lambda: pg.x0_hat_rows({5: THREE}, [3], ["a"]), ValueError, r"rows\[0\] = 3 is outside the valid range 0..2"),
+        (lambda: pg.x0_hat_rows({}, [0], ["a"]), ValueError, "x0_hats must be a non-empty dict"),
+        (lambda: pg.x0_hat_rows({5: THREE}, [], []), ValueError, "rows is empty"),
+        (lambda: pg.x0_hat_rows({5: THREE}, [0], ["a", "b"]), ValueError, "got 2 row_labels for 1 images"),
+        (lambda: pg.sample_pairs(THREE, THREE[:2], list("abc"), list("abc")), ValueError, "need 3 nearest images"),
+        (lambda: pg.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "got 2 top_titles for 3"),
+        (lambda: pg.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B >= 1"),
+        (lambda: pg.sample_pairs([1], THREE, [], []), TypeError, "samples must be a torch.Tensor"),
+    ],
+)
+def test_odd_inputs_to_the_generation_plots_get_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_x0_hat_rows_draws_the_sample_asked_for():
+    x = torch.stack([torch.full((1, 4, 4), v) for v in (-0.5, 0.0, 0.5)])
+    fig = pg.x0_hat_rows({5: x}, [2], ["last"])
+    assert float(np.asarray(fig.axes[0].images[0].get_array()).mean()) == 0.5

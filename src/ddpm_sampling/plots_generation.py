@@ -68,6 +68,17 @@ def _sequence(values: object, name: str) -> list:
     return list(values)
 
 
+def _titles(titles: object, n: int, name: str) -> list[str]:
+    """``n`` titles, each a str."""
+    titles = _sequence(titles, name)
+    if len(titles) != n:
+        raise ValueError(f"got {len(titles)} {name} for {n} images")
+    for i, title in enumerate(titles):
+        if not isinstance(title, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {check.describe(title)}")
+    return titles
+
+
 def _series(value: object, name: str, keys: list[str] | None = None, most: int = len(SERIES_COLORS)) -> dict:
     """A dict from series names (str) to their data, with 1..``most`` series (one color each),
     and exactly ``keys`` when given."""
@@ -96,9 +107,14 @@ def sample_pairs(
     ``axes``: (2 x bands) rows of ``ncols``, a band being one row of samples and one of their neighbours.
     """
     ncols = check.count(ncols, "ncols")
+    for x, name in ((samples, "samples"), (nearest, "nearest")):
+        check.tensor(x, name)
+        if x.dim() != 4 or x.shape[0] == 0:
+            raise ValueError(f"{name} must be a batch (B, 1, H, W) with B >= 1, got shape {tuple(x.shape)}")
     n = samples.shape[0]
-    if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
-        raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
+    if nearest.shape != samples.shape:
+        raise ValueError(f"need {n} nearest images of shape {tuple(samples.shape)}, got {tuple(nearest.shape)}")
+    top_titles, bottom_titles = _titles(top_titles, n, "top_titles"), _titles(bottom_titles, n, "bottom_titles")
     bands = -(-n // ncols)
     fig, axes = _axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
@@ -121,8 +137,19 @@ def x0_hat_rows(
 ) -> Figure:
     """A grid of predicted clean images: one row per sample index in ``rows``, one column per t
     (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left. ``axes``: that grid."""
-    if len(row_labels) != len(rows):
-        raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row_labels")
+    if not isinstance(x0_hats, dict) or not x0_hats:
+        raise ValueError(f"x0_hats must be a non-empty dict {{t: (B, 1, H, W) images}}, got {check.describe(x0_hats)}")
+    x0_hats = {check.count(t, "x0_hats key", 0): x for t, x in x0_hats.items()}
+    batch = None
+    for t, x in x0_hats.items():
+        check.tensor(x, f"x0_hats[{t}]")
+        if x.dim() != 4 or (batch is not None and x.shape[0] != batch):
+            raise ValueError(f"x0_hats[{t}] must be a batch (B, 1, H, W) of one B for every t, got {tuple(x.shape)}")
+        batch = x.shape[0]
+    rows = [check.count(b, f"rows[{i}]", 0, batch - 1) for i, b in enumerate(_sequence(rows, "rows"))]
+    if not rows:
+        raise ValueError("rows is empty; give at least one sample index")
+    row_labels = _titles(row_labels, len(rows), "row_labels")
     ts = sorted(x0_hats, reverse=True)
     fig, axes = _axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
@@ -141,10 +168,11 @@ def x0_hat_rows(
 
 def _per_step(x: object, name: str, dims: int) -> Tensor:
     """``x`` on the CPU, checked to have ``dims`` dimensions and one row per timestep t = 0..T, T >= 1."""
-    if not isinstance(x, Tensor) or x.dim() != dims or x.shape[0] < 2:
+    if not isinstance(x, Tensor) or x.dim() != dims or x.shape[0] < 2 or x.numel() == 0:
         rows = "(T + 1, B)" if dims == 2 else "(T + 1, B, K)"
-        raise ValueError(f"{name} must be a tensor of shape {rows} with T >= 1, one row per timestep")
-    return x.detach().cpu()
+        raise ValueError(f"{name} must be a tensor of shape {rows} with T, B >= 1, one row per timestep")
+    check.tensor(x, name)
+    return x.detach().cpu().float()
 
 
 def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequence[Axes] | None = None) -> Figure:
@@ -155,6 +183,7 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
     images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.ideal.Trace`,
     one line per sample, on a log axis.
     """
+    check.schedule(schedule)
     effective_number = _per_step(effective_number, "effective_number", 2)
     T = effective_number.shape[0] - 1
     if T != schedule.T:

@@ -132,14 +132,16 @@ def _figure_to_draw_in(fig: object, figsize: tuple[float, float]) -> Figure | Su
 
 
 def _as_hw(img: object, name: str = "img") -> Tensor:
-    """A gray image, (1, H, W) or (H, W), as a float32 (H, W) tensor on the CPU for imshow.
+    """A gray image, (1, H, W) or (H, W), as an (H, W) float32 or float64 tensor on the CPU for imshow.
 
     A floating tensor of any dtype (bfloat16 too) or a NumPy array of floats; NaN is drawn blank.
     """
     if isinstance(img, np.ndarray) and img.dtype.kind == "f":
         img = torch.from_numpy(np.ascontiguousarray(img))
     check.tensor(img, name)
-    img = img.detach().cpu().float()
+    img = img.detach().cpu()
+    if img.dtype not in (torch.float32, torch.float64):  # matplotlib draws no float16 or bfloat16
+        img = img.float()
     if img.dim() == 3 and img.shape[0] == 1:
         img = img[0]
     if img.dim() != 2 or img.numel() == 0:

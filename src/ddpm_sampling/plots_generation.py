@@ -172,7 +172,8 @@ def _per_step(x: object, name: str, dims: int) -> Tensor:
         rows = "(T + 1, B)" if dims == 2 else "(T + 1, B, K)"
         raise ValueError(f"{name} must be a tensor of shape {rows} with T, B >= 1, one row per timestep")
     check.tensor(x, name)
-    return x.detach().cpu().float()
+    x = x.detach().cpu()
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()  # matplotlib draws no float16
 
 
 def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequence[Axes] | None = None) -> Figure:

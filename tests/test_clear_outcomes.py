@@ -409,3 +409,19 @@ def test_x0_hat_rows_draws_the_sample_asked_for():
     x = torch.stack([torch.full((1, 4, 4), v) for v in (-0.5, 0.0, 0.5)])
     fig = pg.x0_hat_rows({5: x}, [2], ["last"])
     assert float(np.asarray(fig.axes[0].images[0].get_array()).mean()) == 0.5
+
+
+@pytest.mark.parametrize("damage", ["list", "not-utf8", "folder", "missing"])
+def test_a_damaged_quality_table_is_a_weights_error(weights_copy, damage):
+    from ddpm_sampling.evaluate import load_evaluation
+
+    path = weights_copy / "evaluation.json"
+    path.unlink()
+    if damage == "list":
+        path.write_text("[1, 2]")
+    elif damage == "not-utf8":
+        path.write_bytes(b'{"n": "\xff"}')
+    elif damage == "folder":
+        path.mkdir()
+    with pytest.raises(WeightsError, match="the quality table .*evaluation.json .*make evaluate"):
+        load_evaluation(weights_copy)

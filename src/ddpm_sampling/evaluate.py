@@ -328,8 +328,19 @@ def evaluation_path(folder: Path | None = None) -> Path:
 
 
 def load_evaluation(folder: Path | None = None) -> dict:
-    """The committed quality table (``make evaluate``), as a dict."""
-    return json.loads(evaluation_path(folder).read_text())
+    """The committed quality table (``make evaluate``), as a dict; :class:`~ddpm_sampling.WeightsError`
+    if it is missing, not a readable JSON object, or a folder."""
+    from .pretrained import WeightsError
+
+    path = evaluation_path(folder)
+    remedy = "restore it with `git checkout -- src/ddpm_sampling/weights/` or make it again with `make evaluate`"
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WeightsError(f"the quality table {path} cannot be read ({type(err).__name__}: {err}); {remedy}") from err
+    if not isinstance(table, dict):
+        raise WeightsError(f"the quality table {path} holds a JSON {type(table).__name__}, not an object; {remedy}")
+    return table
 
 
 class OnDevice(nn.Module):

@@ -54,7 +54,7 @@ def image_bands(
     titles = {} if titles is None else _series(titles, "titles", most=len(bands) if isinstance(bands, dict) else 0)
     bands = _series(bands, "bands", most=100)
     for name, x in bands.items():
-        check.image(x, f"bands[{name!r}]")
+        check.image(x, f"bands[{name!r}]", scan=False)  # drawn as they are: saturated or blank
         if x.dim() != 4:
             raise ValueError(f"bands[{name!r}] must be a batch (B, 1, H, W), got shape {tuple(x.shape)}")
         if name in titles and len(titles[name]) != x.shape[0]:

@@ -234,10 +234,9 @@ def test_train_resume_with_other_options_gets_one_line(quick, tmp_path, capsys):
 def test_train_resume_continues_where_the_run_stopped(quick, tmp_path, capsys):
     tr.main(["unet", "--steps", "4", "--batch-size", "4", "--out", "whole"])
     whole = torch.load(tmp_path / "whole" / "unet.pt", weights_only=True)["state_dict"]
-    run = tr.Run("unet", tr.UNet(tr.UNetConfig()), tr.replace(tr.RECIPES["unet"], steps=4, batch_size=4))
-    torch.manual_seed(0)
-    run, loss_fn, _ = tr.unet_run(run.recipe, "cpu")
-    tr.train(run, loss_fn, checkpoint=tmp_path / "checkpoints" / "unet.ckpt", until=2, on_step=None)
+    # the same run, stopped after step 2 as if interrupted, then resumed by the command
+    run, loss_fn, _ = tr.unet_run(tr.replace(tr.RECIPES["unet"], steps=4, batch_size=4), "cpu")
+    tr.train(run, loss_fn, checkpoint=tmp_path / "checkpoints" / "unet.ckpt", until=2)
     tr.main(["unet", "--steps", "4", "--batch-size", "4", "--out", "resumed", "--resume"])
     resumed = torch.load(tmp_path / "resumed" / "unet.pt", weights_only=True)["state_dict"]
     for key in whole:

@@ -63,7 +63,8 @@ def training_record(name: str = "unet", folder: str | os.PathLike | None = None)
 def _remedy(name: str) -> str:
     return (
         f"restore it with `git checkout -- src/ddpm_sampling/weights/` or make it again with "
-        f"`make train ARGS={name}` (python -m ddpm_sampling.train {name})"
+        f'`make train OUT=src/ddpm_sampling/weights ARGS="--force {name}"` '
+        f"(python -m ddpm_sampling.train {name} --out src/ddpm_sampling/weights --force)"
     )
 
 

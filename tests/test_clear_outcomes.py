@@ -110,7 +110,7 @@ def test_nearest_training_of_values_too_large_for_float64_is_refused():
     huge = torch.full((1, 1, 2, 2), 1e200, dtype=torch.float64)
     with pytest.raises(ValueError, match="samples holds values too large for squared distances"):
         nearest_training(huge, data)
-    with pytest.raises(ValueError, match="data holds values too large for squared distances"):
+    with pytest.raises(ValueError, match=r"data \(or samples\) holds values too large for squared distances"):
         nearest_training(data[:1], torch.cat([data, huge]))
 
 

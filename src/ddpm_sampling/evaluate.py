@@ -191,17 +191,17 @@ def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tupl
     x = samples.reshape(samples.shape[0], -1).double()
     x_sq = (x * x).sum(1, keepdim=True)
     # squared distances of values beyond about 1e150 overflow float64, and every distance would be inf
-    for values, name in ((x_sq, "samples"), ((data.double() ** 2).flatten(1).sum(1), "data")):
-        if not bool(torch.isfinite(values).all()):
-            raise ValueError(
-                f"{name} holds values too large for squared distances in float64 (largest magnitude "
-                f"{float((samples if name == 'samples' else data).abs().max()):.3g}); scale the images to about [-1, 1]"
-            )
+    too_large = "holds values too large for squared distances in float64 (largest magnitude {:.3g}); scale the images"
+    if not bool(torch.isfinite(x_sq).all()):
+        raise ValueError("samples " + too_large.format(float(samples.abs().max())))
     best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(x.shape[0], dtype=torch.long)
     for start in range(0, data.shape[0], chunk):
         y = data[start : start + chunk].reshape(-1, x.shape[1]).double()
         d2 = x_sq - 2 * x @ y.T + (y * y).sum(1)  # (B, chunk) squared distances
+        if not bool(torch.isfinite(d2).all()):
+            big = max(float(samples.abs().max()), float(y.abs().max()))
+            raise ValueError("data (or samples) " + too_large.format(big))
         d2_min, i_min = d2.min(dim=1)
         closer = d2_min < best_d2
         best_d2[closer], best_i[closer] = d2_min[closer], i_min[closer] + start

@@ -425,3 +425,25 @@ def test_a_damaged_quality_table_is_a_weights_error(weights_copy, damage):
         path.mkdir()
     with pytest.raises(WeightsError, match="the quality table .*evaluation.json .*make evaluate"):
         load_evaluation(weights_copy)
+
+
+@PROPERTY
+@given(
+    start_t=st.lists(st.one_of(st.integers(-1, 1000), st.floats(0, 10)), max_size=3),
+    same_class=st.lists(numbers, max_size=3),
+    rms=st.lists(numbers, max_size=3),
+    as_array=st.booleans(),
+)
+def test_survival_plot_draws_or_refuses_clearly(start_t, same_class, rms, as_array):
+    plt.close("all")
+    if as_array:  # NumPy arrays of whatever the lists hold
+        start_t, same_class, rms = (np.array(v, dtype=object) for v in (start_t, same_class, rms))
+    try:
+        fig = pt.survival_plot(start_t, same_class, rms)
+    except (TypeError, ValueError) as err:
+        assert str(err)
+        return
+    n = len(start_t)
+    assert n >= 1 and len(same_class) == len(rms) == n
+    assert all(type(v) in (float, int) and 0 <= v <= 1 for v in list(same_class))
+    assert [round(y, 9) for y in fig.axes[0].lines[0].get_ydata()] == [round(100 * v, 9) for v in list(same_class)]

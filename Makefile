@@ -79,16 +79,22 @@ book: venv data
 notebooks: book
 	$(PY) book/_ext/reader_notebooks.py
 
-# Train the shipped networks from scratch with the recorded recipes: ARGS="--device cuda" on a GPU
-# (about 5 minutes), on a 2-core CPU most of a day; ARGS="--resume" continues after an interruption.
+# Where `make train` and `make evaluate` write: ./runs by default, never the shipped weights, and
+# neither replaces a file already there. Refreshing what the package ships is a deliberate step:
+#   make train OUT=src/ddpm_sampling/weights ARGS="--force unet --device cuda"
+#   make evaluate OUT=src/ddpm_sampling/weights ARGS="--force --device cuda"
+OUT ?= runs
+
+# Train the networks from scratch with the recorded recipes into $(OUT): ARGS="--device cuda" on a
+# GPU (about 5 minutes), on a 2-core CPU most of a day; ARGS="--resume" continues after an interruption.
 train: venv data
-	$(PY) -m ddpm_sampling.train $(ARGS)
+	$(PY) -m ddpm_sampling.train --out "$(OUT)" $(ARGS)
 
 # The quality table of the trained-network chapter (1,000 samples per point; 2 minutes with
-# ARGS="--device cuda", one to two hours on a 2-core CPU), written to
-# src/ddpm_sampling/weights/evaluation.json with its provenance.
+# ARGS="--device cuda", one to two hours on a 2-core CPU) of the shipped weights (or those of
+# ARGS="--weights DIR"), written to $(OUT)/evaluation.json with its provenance.
 evaluate: venv data
-	$(PY) -m ddpm_sampling.evaluate $(ARGS)
+	$(PY) -m ddpm_sampling.evaluate --out "$(OUT)" $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -448,3 +448,184 @@ def test_the_checks_are_documented_and_raised_under_the_name_the_reader_imports(
     # the API reference documents them as ddpm_sampling.exercises.<name>, whichever module defines them
     for name in ddpm_sampling.exercises.__all__:
         assert getattr(ddpm_sampling.exercises, name).__module__ == "ddpm_sampling.exercises"
+
+
+# ---------------------------------------------------------------------------- checks a learner can trust
+
+BOOK = cosine_schedule(1000)  # a global schedule, as a reader's notebook may have one
+
+
+def cheat_coefficients(s, t):
+    for name in ("scale", "eps_coef", "sigma"):
+        getattr(s, name)[t] = 7.0
+    return 7.0, 7.0, 7.0
+
+
+def cheat_oracle(x, t, x0, s):
+    s.alpha_bar[t] = 0.5  # then the formula from the edited schedule
+    return oracle_noise(x, t, x0, s)
+
+
+def cheat_step(x, t, eps, s, z):
+    s.alpha[t], s.alpha_bar[t], s.beta[t] = 1.0, 0.5, 0.0  # scale 1, no eps term, no noise: x_{t-1} = x_t
+    return step(x, t, eps, s, z)
+
+
+def cheat_one_shot(x, t, eps, s):
+    s.alpha_bar[t] = 1.0  # x0_hat = x_t
+    return one_shot(x, t, eps, s)
+
+
+def cheat_loop(model, schedule, shape, snapshot_timesteps, generator):
+    schedule.beta.zero_()
+    schedule.alpha.fill_(1.0)
+    return loop(model, schedule, shape, snapshot_timesteps, generator)
+
+
+@pytest.mark.parametrize(
+    ("check", "cheat"),
+    [
+        (check_coefficients, cheat_coefficients),
+        (check_oracle, cheat_oracle),
+        (check_reverse_step, cheat_step),
+        (check_predict_x0, cheat_one_shot),
+        (check_sampling_loop, cheat_loop),
+    ],
+)
+def test_a_reader_that_writes_into_the_schedule_and_answers_from_it_fails(check, cheat):
+    if check is check_sampling_loop:
+        err = failure(check, cheat)
+    else:
+        mine = cosine_schedule(1000)
+        before = {name: getattr(mine, name).clone() for name in ("alpha", "alpha_bar", "beta", "scale")}
+        err = failure(lambda fn: check(fn, mine), cheat)
+        for name, value in before.items():  # the schedule passed in is not the one the reader gets
+            assert torch.equal(getattr(mine, name), value), name
+    assert isinstance(err, CheckFailed)
+
+
+@pytest.mark.parametrize(
+    ("check", "fn"),
+    [
+        (check_coefficients, lambda s, t: coefficients(BOOK, t)),
+        (check_oracle, lambda x, t, x0, s: oracle_noise(x, t, x0, BOOK)),
+        (check_reverse_step, lambda x, t, e, s, z: step(x, t, e, BOOK, z)),
+        (check_predict_x0, lambda x, t, e, s: one_shot(x, t, e, BOOK)),
+    ],
+)
+def test_a_reader_that_ignores_its_schedule_for_a_global_one_fails(check, fn):
+    err = failure(check, fn)
+    assert err.case.startswith("t = 7 on a short schedule T = 10")
+    assert "use the schedule passed in" in err.hint
+
+
+def posterior_mean_step(x, t, eps, s, z):
+    """DDPM eq. 7: the posterior mean from the clean-image estimate and x_t, plus sigma_t z for t > 1."""
+    ab, ab_prev, a, b = s.alpha_bar[t], s.alpha_bar[t - 1], s.alpha[t], s.beta[t]
+    x0_hat = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+    mean = ab_prev.sqrt() * b / (1 - ab) * x0_hat + a.sqrt() * (1 - ab_prev) / (1 - ab) * x
+    return mean + (s.sigma[t] * z if t > 1 else 0.0)
+
+
+def float64_step(x, t, eps, s, z):
+    a, ab = s.alpha.double()[t], s.alpha_bar.double()[t]
+    out = (x.double() - (1 - a) / (1 - ab).sqrt() * eps.double()) / a.sqrt()
+    return (out + ((1 - a).sqrt() * z.double() if t > 1 else 0.0)).float()
+
+
+@pytest.mark.parametrize(
+    ("check", "fn"),
+    [
+        (check_reverse_step, posterior_mean_step),
+        (check_reverse_step, float64_step),
+        (
+            check_reverse_step,  # beta_t as 1 - alpha_t, and the noise coefficient as in DDPM's code
+            lambda x, t, e, s, z: (
+                (x - (1 - s.alpha[t]) / (1 - s.alpha_bar[t]).sqrt() * e) / s.alpha[t].sqrt()
+                + ((1 - s.alpha[t]).sqrt() * z if t > 1 else 0)
+            ),
+        ),
+        (
+            check_predict_x0,  # DDPM's code: sqrt(1/alpha_bar) x_t - sqrt(1/alpha_bar - 1) eps
+            lambda x, t, e, s: (1 / s.alpha_bar[t]).sqrt() * x - (1 / s.alpha_bar[t] - 1).sqrt() * e,
+        ),
+        (
+            check_coefficients,
+            lambda s, t: (
+                (1 / (1 - s.beta[t])).sqrt(),
+                (1 - s.alpha[t]) / (1 - s.alpha_bar[t]).sqrt(),
+                (1 - s.alpha[t]).sqrt(),
+            ),
+        ),
+        (
+            check_sampling_loop,
+            make_loop(
+                step_fn=posterior_mean_step,
+                draw=lambda x, t, g: torch.randn(x.shape, generator=g) if t > 1 else torch.zeros_like(x),
+            ),
+        ),
+    ],
+    ids=["posterior-mean", "float64", "one-minus-alpha", "ddpm-code-x0", "coefficients-from-alpha", "loop-posterior"],
+)
+def test_every_correct_formulation_passes_at_every_t(check, fn):
+    assert check(fn)
+
+
+def test_an_answer_off_by_5e_4_gets_no_hint_about_t_1():
+    err = failure(check_reverse_step, lambda x, t, e, s, z: step(x, t, e, s, z) * (1 + 5e-4))
+    assert err.case.startswith("t = 500")
+    assert "no noise is added" not in err.hint
+    assert "right to about three digits" in err.hint
+
+
+def test_an_answer_computed_in_float16_gets_no_hint_about_t_1():
+    def half(x, t, e, s, z):
+        scale, coef, sigma = (torch.as_tensor(c).half() for c in coefficients(s, t))
+        return (scale * (x.half() - coef * e.half()) + (sigma * z.half() if t > 1 else 0)).float()
+
+    err = failure(check_reverse_step, half)
+    assert "no noise is added" not in err.hint and "float16" in err.hint
+
+
+def test_noise_only_for_t_above_2_is_named_as_missing_noise():
+    def late(x, t, e, s, z):
+        scale, coef, sigma = coefficients(s, t)
+        return scale * (x - coef * e) + (sigma * z if t > 2 else 0)
+
+    err = failure(check_reverse_step, late)
+    assert err.case.startswith("t = 2 ")
+    assert err.hint.startswith("for t > 1 the step adds fresh noise"), err.hint
+
+
+def test_alpha_bar_of_t_minus_1_is_named_in_the_one_shot_estimate():
+    err = failure(check_predict_x0, lambda x, t, e, s: one_shot(x, t - 1, e, s))
+    assert "not at t - 1" in err.hint, err.hint
+    assert "both coefficients are square roots" not in err.hint
+
+
+def test_a_mistake_that_equals_the_right_answer_is_never_named():
+    from ddpm_sampling.exercises._harness import HINT_PRECISION, name_the_mistake
+
+    expected = torch.ones(4, dtype=torch.float64)
+    tol = torch.full((4,), 1e-6, dtype=torch.float64)
+    got = expected * (1 + 5e-4)
+    # the first mistake is the right answer itself: it must not be named
+    assert name_the_mistake(got, expected, tol, [(expected.clone(), "wrong hint")], "default") == HINT_PRECISION
+    assert name_the_mistake(got * 3, expected, tol, [(expected.clone(), "wrong hint")], "default") == "default"
+    assert name_the_mistake(got * 3, expected, tol, [(got * 3, "right hint")], "default") == "right hint"
+
+
+def test_a_loop_over_np_arange_timesteps_passes():
+    import numpy as np
+
+    assert check_sampling_loop(
+        make_loop(
+            order=lambda T: np.arange(T, 0, -1),
+            draw=lambda x, t, g: torch.randn(x.shape, generator=g) if t > 1 else torch.zeros_like(x),
+        )
+    )
+
+
+def test_a_loop_with_bool_or_float_timesteps_is_still_refused():
+    err = failure(check_sampling_loop, make_loop(order=lambda T: [float(t) for t in range(T, 0, -1)]))
+    assert "call model(x, t) with t an int" in err.hint

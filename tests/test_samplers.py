@@ -327,6 +327,64 @@ def test_sampling_a_network_with_parameters_builds_no_graph(sampler):
     assert snaps[5].grad_fn is None
 
 
+# --- grad mode: sampling switches gradients off inside each step only ---------------------------
+
+
+def ddpm_chain(model, s, x_T):
+    from ddpm_sampling.samplers import _ddpm_steps, reverse_chain
+
+    return reverse_chain(model, s, x_T, _ddpm_steps(s, s.T, seeded(1), "beta"))
+
+
+def test_a_paused_chain_leaves_the_callers_grad_mode_as_it_was(schedule):
+    from ddpm_sampling.unet import UNet, UNetConfig
+
+    net = UNet(UNetConfig(channels=(8, 8, 8), time_dim=16, groups=4))
+    chain = ddpm_chain(net, schedule, torch.randn(2, 1, 8, 8, generator=seeded(3)))
+    assert torch.is_grad_enabled()
+    _, x = next(chain)
+    assert torch.is_grad_enabled(), "next(chain) switched gradients off in the caller's code"
+    assert x.grad_fn is None and not x.requires_grad  # the step itself built no graph
+    w = torch.ones(3, requires_grad=True)
+    (w * 2).sum().backward()  # the caller's own training goes on between steps
+    assert torch.equal(w.grad, torch.full((3,), 2.0))
+    with torch.no_grad():
+        next(chain)
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+    _, x = next(chain)
+    assert x.grad_fn is None
+
+
+def test_a_chain_closed_early_leaves_grad_mode_as_found(schedule):
+    oracle = target_oracle(targets(), schedule)
+    for enabled in (True, False):
+        with torch.set_grad_enabled(enabled):
+            chain = ddpm_chain(oracle, schedule, torch.randn(SHAPE, generator=seeded(4)))
+            next(chain)
+            next(chain)
+            chain.close()
+            assert torch.is_grad_enabled() is enabled
+        assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_sampler_interrupted_by_the_model_leaves_grad_mode_as_found(schedule, sampler):
+    oracle = target_oracle(targets(), schedule)
+
+    def failing(x, t):
+        if t < schedule.T - 2:
+            raise RuntimeError("the model broke")
+        return oracle(x, t)
+
+    for enabled in (True, False):
+        with torch.set_grad_enabled(enabled):
+            with pytest.raises(RuntimeError, match="the model broke"):
+                SAMPLERS[sampler](failing, schedule, torch.randn(1, *SHAPE, generator=seeded(5)), False)
+            assert torch.is_grad_enabled() is enabled
+    assert torch.is_grad_enabled()
+
+
 def test_a_model_output_of_another_dtype_is_refused(schedule):
     with pytest.raises(TypeError, match="must return x_t's dtype"):
         ddpm_sample(lambda x, t: torch.zeros_like(x, dtype=torch.float64), schedule, shape=SHAPE)

@@ -238,6 +238,8 @@ def tensor(x: object, name: str) -> Tensor:
         raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
     if not x.dtype.is_floating_point:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device, which holds no values; give a tensor on the cpu or a GPU")
     return x
 
 

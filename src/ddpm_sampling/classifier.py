@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from . import _checks as check
+
 #: Width of the feature vector (the penultimate layer).
 FEATURES = 128
 
@@ -19,7 +21,10 @@ class Classifier(nn.Module):
 
     def __init__(self, channels: tuple[int, int] = (32, 64), num_classes: int = 10):
         super().__init__()
-        c1, c2 = channels
+        if isinstance(channels, (str, bytes)) or not isinstance(channels, (tuple, list)) or len(channels) != 2:
+            raise TypeError(f"channels must be a pair of ints (c1, c2), got {check.describe(channels)}")
+        c1, c2 = (check.count(c, f"channels[{i}]") for i, c in enumerate(channels))
+        num_classes = check.count(num_classes, "num_classes", 2)
         self.channels, self.num_classes = (c1, c2), num_classes
 
         def block(c_in: int, c_out: int) -> nn.Sequential:
@@ -38,7 +43,15 @@ class Classifier(nn.Module):
         self.head = nn.Linear(FEATURES, num_classes)
 
     def features(self, x: Tensor) -> Tensor:
-        """The penultimate activations, (B, 128)."""
+        """The penultimate activations, (B, 128), of images ``x`` (B, 1, 28, 28) of the network's dtype and device."""
+        check.tensor(x, "x")
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
+            raise ValueError(f"x must be a batch of images (B, 1, 28, 28) with B >= 1, got shape {tuple(x.shape)}")
+        weight = self.head.weight
+        if x.dtype != weight.dtype:
+            raise TypeError(f"x has dtype {x.dtype}; the classifier computes in {weight.dtype}: convert x with .to()")
+        if x.device != weight.device:
+            raise ValueError(f"x is on {x.device}, the classifier on {weight.device}: move one of them")
         return self.embed(self.body(x))
 
     def forward(self, x: Tensor) -> Tensor:

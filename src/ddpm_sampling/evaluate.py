@@ -9,7 +9,10 @@ r"""How good are samples? Measures in the features of the book's own classifier,
 - :func:`noise_prediction_error`: how far a model's predicted noise is from the true noise, per t.
 
 ``python -m ddpm_sampling.evaluate`` (``make evaluate``) computes the quality table of the
-trained-network chapter into ``weights/evaluation.json``, with its provenance.
+trained-network chapter, with its provenance, into ``evaluation.json`` in ``--out``: by default
+``runs/`` in the current folder, never the installed package. An ``evaluation.json`` already
+there is not replaced unless ``--force`` is given; the committed table is refreshed with
+``--out src/ddpm_sampling/weights --force`` (README).
 """
 
 from __future__ import annotations
@@ -77,6 +80,20 @@ def _sqrt_psd(m: Tensor) -> Tensor:
     return (v * w.clamp_min(0).sqrt()) @ v.T
 
 
+def _covariance(sigma: Tensor, name: str) -> None:
+    """A covariance is symmetric and positive semi-definite, up to float64 rounding of its largest entry."""
+    scale = float(sigma.abs().max()) if sigma.numel() else 0.0
+    tol = 1e-9 * max(scale, 1e-300) * sigma.shape[0]
+    asymmetry = float((sigma - sigma.T).abs().max()) if sigma.numel() else 0.0
+    if asymmetry > tol:
+        raise ValueError(
+            f"{name} is not symmetric (entries differ from their transpose by {asymmetry:.3g}): not a covariance"
+        )
+    lowest = float(torch.linalg.eigvalsh((sigma + sigma.T) / 2).min()) if sigma.numel() else 0.0
+    if lowest < -tol:
+        raise ValueError(f"{name} has the eigenvalue {lowest:.3g} < 0: a covariance is positive semi-definite")
+
+
 def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
     r"""The Frechet (2-Wasserstein) distance squared between two Gaussians.
 
@@ -85,6 +102,8 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
 
     This is the quantity FID reports. The symmetric form under the trace has the same
     trace as :math:`(\Sigma_1\Sigma_2)^{1/2}` and needs only symmetric eigendecompositions.
+    Each covariance must be symmetric and positive semi-definite (to float64 rounding): a
+    ``ValueError`` says which is not.
     """
     for x, name in ((mu1, "mu1"), (sigma1, "sigma1"), (mu2, "mu2"), (sigma2, "sigma2")):
         check.finite(x, name)
@@ -94,6 +113,8 @@ def frechet_distance_gaussians(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2:
             f"the means must be (D,) and the covariances (D, D) of one D, got {tuple(mu1.shape)}, "
             f"{tuple(sigma1.shape)}, {tuple(mu2.shape)}, {tuple(sigma2.shape)}"
         )
+    for sigma, name in ((sigma1, "sigma1"), (sigma2, "sigma2")):
+        _covariance(sigma, name)
     root1 = _sqrt_psd(sigma1)
     cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp_min(0).sqrt().sum()
     d2 = (mu1 - mu2).pow(2).sum() + sigma1.trace() + sigma2.trace() - 2 * cross
@@ -169,11 +190,18 @@ def nearest_training(samples: Tensor, data: Tensor, chunk: int = 10_000) -> tupl
         )
     x = samples.reshape(samples.shape[0], -1).double()
     x_sq = (x * x).sum(1, keepdim=True)
+    # squared distances of values beyond about 1e150 overflow float64, and every distance would be inf
+    too_large = "holds values too large for squared distances in float64 (largest magnitude {:.3g}); scale the images"
+    if not bool(torch.isfinite(x_sq).all()):
+        raise ValueError("samples " + too_large.format(float(samples.abs().max())))
     best_d2 = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
     best_i = torch.zeros(x.shape[0], dtype=torch.long)
     for start in range(0, data.shape[0], chunk):
         y = data[start : start + chunk].reshape(-1, x.shape[1]).double()
         d2 = x_sq - 2 * x @ y.T + (y * y).sum(1)  # (B, chunk) squared distances
+        if not bool(torch.isfinite(d2).all()):
+            big = max(float(samples.abs().max()), float(y.abs().max()))
+            raise ValueError("data (or samples) " + too_large.format(big))
         d2_min, i_min = d2.min(dim=1)
         closer = d2_min < best_d2
         best_d2[closer], best_i[closer] = d2_min[closer], i_min[closer] + start
@@ -300,8 +328,19 @@ def evaluation_path(folder: Path | None = None) -> Path:
 
 
 def load_evaluation(folder: Path | None = None) -> dict:
-    """The committed quality table (``make evaluate``), as a dict."""
-    return json.loads(evaluation_path(folder).read_text())
+    """The committed quality table (``make evaluate``), as a dict; :class:`~ddpm_sampling.WeightsError`
+    if it is missing, not a readable JSON object, or a folder."""
+    from .pretrained import WeightsError
+
+    path = evaluation_path(folder)
+    remedy = "restore it with `git checkout -- src/ddpm_sampling/weights/` or make it again with `make evaluate`"
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WeightsError(f"the quality table {path} cannot be read ({type(err).__name__}: {err}); {remedy}") from err
+    if not isinstance(table, dict):
+        raise WeightsError(f"the quality table {path} holds a JSON {type(table).__name__}, not an object; {remedy}")
+    return table
 
 
 class OnDevice(nn.Module):
@@ -350,11 +389,9 @@ def evaluate(
     from .schedule import cosine_schedule
     from .train import training_tensors
 
-    n, seed, n_survive = (
-        check.count(n, "n", 2),
-        check.count(seed, "seed", 0, 2**64 - 2),
-        check.count(n_survive, "n_survive"),
-    )
+    n, seed = check.count(n, "n", 2), check.count(seed, "seed", 0, 2**64 - 2)
+    # the survival curve takes its images from the n test images of the baseline
+    n_survive, n_unclipped = check.count(n_survive, "n_survive", 1, n), check.count(n_unclipped, "n_unclipped", 2)
     steps = check.timesteps(steps, 1, 1000, "steps")
     survive_from = check.timesteps(survive_from, 1, 1000, "survive_from")
     if not callable(log):
@@ -410,37 +447,57 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .train import write_text_atomic
+    from .pretrained import WeightsError
+    from .train import RUNS_DIR, fail, output_folder, read_device, refuse_replacing, write_text_atomic
 
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="samples per point (default 1000)")
+    parser.add_argument("--n", type=int, default=1000, help="samples per point, at least 2 (default 1000)")
     parser.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200, 500])
-    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping")
-    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-unclipped", type=int, default=1000, help="samples of DDPM without clipping, at least 2")
+    parser.add_argument("--n-survive", type=int, default=256, help="test images per start of the survival curve, 1..n")
+    parser.add_argument("--seed", type=int, default=0, help="0..2**64 - 2")
     parser.add_argument("--weights", type=Path, help="folder of the networks (default: the package's weights/)")
-    parser.add_argument("--out", type=Path, help="folder of the JSON (default: the package's weights/)")
+    parser.add_argument("--out", type=Path, default=RUNS_DIR, help=f"folder of the JSON (default: ./{RUNS_DIR})")
+    parser.add_argument("--force", action="store_true", help="replace an evaluation.json already in --out")
     parser.add_argument("--device", default="cpu", help="where the U-Net runs, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
-    if args.n < 2:
-        parser.error(f"--n = {args.n} is outside the valid range: at least 2 samples")
-    if torch.device(args.device).type == "cuda":
+    # every argument and the output file are checked here, before any work
+    try:
+        check.count(args.n, "--n", 2)
+        check.timesteps(args.steps, 1, 1000, "--steps")
+        check.count(args.n_unclipped, "--n-unclipped", 2)
+        check.count(args.n_survive, "--n-survive", 1, args.n)  # taken from the --n test images
+        check.count(args.seed, "--seed", 0, 2**64 - 2)
+        device = read_device(args.device)
+        if args.weights is not None:
+            check.folder(args.weights, "--weights")
+        path = evaluation_path(output_folder(args.out, "--out"))
+        if not args.force:
+            refuse_replacing([path])
+    except (TypeError, ValueError, FileExistsError) as err:
+        fail(parser, str(err))
+    if torch.device(device).type == "cuda":
         # full float32 matmuls and convolutions, so that a GPU's table matches a CPU's to rounding
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    table = evaluate(
-        args.n,
-        args.steps,
-        args.seed,
-        lambda msg: print(msg, file=sys.stderr, flush=True),
-        args.weights,
-        args.n_unclipped,
-        args.n_survive,
-        device=args.device,
-    )
-    path = evaluation_path(args.out)
+    try:
+        table = evaluate(
+            args.n,
+            args.steps,
+            args.seed,
+            lambda msg: print(msg, file=sys.stderr, flush=True),
+            args.weights,
+            args.n_unclipped,
+            args.n_survive,
+            device=device,
+        )
+    except WeightsError as err:
+        fail(parser, f"--weights: {err}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(json.dumps(table, indent=1) + "\n", path)
+    try:
+        write_text_atomic(json.dumps(table, indent=1) + "\n", path, overwrite=args.force)
+    except FileExistsError as err:
+        fail(parser, str(err))
     print(f"wrote {path}", file=sys.stderr)
 
 

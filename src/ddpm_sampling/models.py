@@ -90,6 +90,12 @@ class NoisyModel:
         check.model_output(eps, x_t, t)
         if isinstance(self.generator, list):  # one generator per image: the batch must match
             check.generator(self.generator, eps)
+        # a standard normal draw stays well inside 64; beyond that the error would overflow the dtype
+        if self.level * 64 > torch.finfo(eps.dtype).max:
+            raise ValueError(
+                f"level = {self.level!r} is outside the valid range for {eps.dtype} predictions: "
+                f"at most {torch.finfo(eps.dtype).max / 64:.3g}, or the added error is inf"
+            )
         return eps + self.level * _randn_like(eps, self.generator)
 
     def __repr__(self) -> str:

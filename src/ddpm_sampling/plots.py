@@ -131,20 +131,67 @@ def _figure_to_draw_in(fig: object, figsize: tuple[float, float]) -> Figure | Su
     return fig
 
 
-def _as_hw(img: Tensor) -> Tensor:
-    """(1, H, W) or (H, W) -> (H, W) on the CPU, for imshow."""
+def _as_hw(img: object, name: str = "img") -> Tensor:
+    """A gray image, (1, H, W) or (H, W), as an (H, W) float32 or float64 tensor on the CPU for imshow.
+
+    A floating tensor of any dtype (bfloat16 too) or a NumPy array of floats; NaN is drawn blank.
+    """
+    if isinstance(img, np.ndarray) and img.dtype.kind == "f":
+        img = torch.from_numpy(np.ascontiguousarray(img))
+    check.tensor(img, name)
     img = img.detach().cpu()
+    if img.dtype not in (torch.float32, torch.float64):  # matplotlib draws no float16 or bfloat16
+        img = img.float()
     if img.dim() == 3 and img.shape[0] == 1:
         img = img[0]
-    if img.dim() != 2:
-        raise ValueError(f"expected a gray image (1, H, W) or (H, W), got shape {tuple(img.shape)}")
+    if img.dim() != 2 or img.numel() == 0:
+        raise ValueError(
+            f"{name} must be a gray image (1, H, W) or (H, W) with H, W >= 1, got shape {tuple(img.shape)}"
+        )
     return img
+
+
+def _images(images: object, name: str = "images") -> list:
+    """A non-empty sequence of images: a list or tuple, or a tensor along its first dimension."""
+    if isinstance(images, Tensor):
+        if images.dim() < 3:
+            raise ValueError(f"{name} must be a sequence of images, got a tensor of shape {tuple(images.shape)}")
+        images = list(images)
+    if isinstance(images, np.ndarray):
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
+        raise TypeError(f"{name} must be a list of images, got {check.describe(images)}")
+    if not images:
+        raise ValueError(f"{name} is empty; it needs at least one image")
+    return list(images)
+
+
+def _titles(titles: object, n: int) -> list[str]:
+    titles = [""] * n if titles is None else titles
+    if isinstance(titles, str) or not isinstance(titles, (list, tuple)):
+        raise TypeError(f"titles must be a list of str, one per image, got {check.describe(titles)}")
+    if len(titles) != n:
+        raise ValueError(f"got {n} images but {len(titles)} titles")
+    for i, title in enumerate(titles):
+        if not isinstance(title, str):
+            raise TypeError(f"titles[{i}] must be a str, got {check.describe(title)}")
+    return list(titles)
+
+
+def _snapshots(snapshots: object, name: str) -> dict[int, object]:
+    """A non-empty dict from int timesteps (>= 0) to images."""
+    if not isinstance(snapshots, dict):
+        raise TypeError(f"{name} must be a dict {{t: image}}, got {check.describe(snapshots)}")
+    return {check.count(t, f"{name} key", 0): img for t, img in snapshots.items()}
 
 
 def show_image(img: Tensor, title: str = "", ax: Axes | None = None) -> Figure:
     """Draw one gray image in [-1, 1], (1, H, W) or (H, W), without ticks."""
+    hw = _as_hw(img)
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {check.describe(title)}")
     ax = _one_axes(ax, (2.2, 2.8))
-    ax.imshow(_as_hw(img).numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.imshow(hw.numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_title(title)
     ax.set_axis_off()
     return _figure_of(ax)
@@ -161,9 +208,8 @@ def image_row(
 
     ``axes``: one per image; ``size``: the width of each image in inches, a number > 0.
     """
-    titles = list(titles) if titles is not None else [""] * len(images)
-    if len(titles) != len(images):
-        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    images = [_as_hw(img, f"images[{i}]") for i, img in enumerate(_images(images))]
+    titles = _titles(titles, len(images))
     size = check.positive(size, "size", ": the width of each image in inches")
     fig, grid = _axes_grid(axes, 1, len(images), (size * len(images), size + 0.6))
     for ax, img, title in zip(grid[0], images, titles):
@@ -182,9 +228,8 @@ def image_grid(
 ) -> Figure:
     """Images in a grid of ``ncols`` columns, each with its title; ``axes``: that grid, rows x ncols."""
     ncols = check.count(ncols, "ncols")
-    titles = list(titles) if titles is not None else [""] * len(images)
-    if len(titles) != len(images):
-        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    images = [_as_hw(img, f"images[{i}]") for i, img in enumerate(_images(images))]
+    titles = _titles(titles, len(images))
     nrows = -(-len(images) // ncols)
     width = min(1.9, 7.5 / ncols)  # at most the page's width
     fig, grid = _axes_grid(axes, nrows, ncols, (width * ncols, (width + 0.2) * nrows))
@@ -210,6 +255,8 @@ def trajectory_strip(
     are not shrunk: each column is titled with its t, each row labelled on the left.
     ``axes``: one row (two with ``x0_hats``) of one Axes per snapshot.
     """
+    snapshots = _snapshots(snapshots, "snapshots")
+    x0_hats = None if x0_hats is None else _snapshots(x0_hats, "x0_hats")
     ts = sorted(snapshots, reverse=True)
     if not ts:
         raise ValueError("snapshots is empty; the strip needs at least one image")
@@ -239,8 +286,8 @@ def coefficient_panels(
     unclipped: Schedule | None = None,
     mark_t: Sequence[int] = (),
     axes: Sequence[Sequence[Axes]] | None = None,
-    last: int = 12,
-    first: int = 100,
+    last: int | None = None,
+    first: int | None = None,
 ) -> Figure:
     r"""The three reverse-step coefficients: the whole schedule (left) and close-ups of its ends (right).
 
@@ -248,11 +295,18 @@ def coefficient_panels(
     distance from 1. Right: the scaling factor and the noise injection over the ``last``
     steps, with each value written on its point (and ``unclipped``'s last value, which no
     axis can hold, written beside it), and the noise correction over the ``first`` steps on
-    a linear axis, where it dips before it rises. ``axes``: a 3 x 2 grid.
+    a linear axis, where it dips before it rises. ``axes``: a 3 x 2 grid. ``last`` and ``first``
+    are ints in 1..T; by default 12 and 100, or T for a schedule of fewer steps. ``mark_t``:
+    timesteps in 1..T, marked with a dotted line.
     """
-    fig, axes = _axes_grid(axes, 3, 2, (7.5, 8.6), width_ratios=[1.5, 1])
+    check.schedule(schedule)
+    if unclipped is not None:
+        check.schedule(unclipped, "unclipped")
     T = schedule.T
-    last, first = min(last, T), min(first, T)
+    mark_t = check.timesteps(mark_t, 1, T, "mark_t")
+    last = min(12, T) if last is None else check.count(last, "last", 1, T)
+    first = min(100, T) if first is None else check.count(first, "first", 1, T)
+    fig, axes = _axes_grid(axes, 3, 2, (7.5, 8.6), width_ratios=[1.5, 1])
     t = torch.arange(1, T + 1)
     rows = [
         ("scale", r"scaling factor $1/\sqrt{\alpha_t}$", schedule.scale, True),
@@ -313,6 +367,8 @@ def coefficient_panels(
 
 def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | None = None) -> Figure:
     r"""The one-shot error gain :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}` over t, log scale."""
+    check.schedule(schedule)
+    mark_t = check.timesteps(mark_t, 1, schedule.T, "mark_t")
     ax = _one_axes(ax, (6.5, 3.6))
     t = torch.arange(1, schedule.T + 1).numpy()
     gain = error_gain(schedule)
@@ -354,9 +410,22 @@ def trajectory_animation(
     """
     from matplotlib.animation import FuncAnimation
 
+    snapshots = _snapshots(snapshots, "snapshots")
+    x0_hats = None if x0_hats is None else _snapshots(x0_hats, "x0_hats")
     ts = sorted(snapshots, reverse=True)
     if not ts:
         raise ValueError("snapshots is empty; the animation needs at least one frame")
+    if x0_hats is not None and not set(ts) <= set(x0_hats):
+        raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(x0_hats), reverse=True)}")
+    for t in ts:  # every frame is read before the first is drawn
+        _as_hw(snapshots[t], f"snapshots[{t}]")
+        if x0_hats is not None:
+            _as_hw(x0_hats[t], f"x0_hats[{t}]")
+    interval = check.count(interval, "interval", 1)  # milliseconds between frames
+    size = check.positive(size, "size", ": the width of each image in inches")
+    dpi = check.count(dpi, "dpi", 1)
+    if not isinstance(alt, str):
+        raise TypeError(f"alt must be a str, got {check.describe(alt)}")
     cols = 1 if x0_hats is None else 2
     with plt.rc_context({**BOOK_STYLE, "figure.dpi": dpi, "savefig.dpi": dpi}):
         fig, axes = plt.subplots(1, cols, figsize=(size * cols, size + 0.5), squeeze=False)

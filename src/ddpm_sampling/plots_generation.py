@@ -7,6 +7,7 @@ and never shows it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -23,6 +24,76 @@ from .schedule import Schedule
 SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
 
 
+def _numbers(values: object, name: str, *, positive: bool = False, length: int | None = None) -> list[float]:
+    """A non-empty sequence (list, NumPy array or 1-d tensor) of finite real numbers, as floats;
+    ``positive``: each > 0 (for a log axis); ``length``: exactly that many."""
+    if isinstance(values, Tensor):
+        if values.dim() != 1:
+            raise ValueError(f"{name} must be a 1-d sequence of numbers, got a tensor of shape {tuple(values.shape)}")
+        values = values.detach().cpu().double().tolist() if values.dtype.is_floating_point else values.tolist()
+    elif hasattr(values, "tolist") and not isinstance(values, (str, bytes)):  # a NumPy array
+        values = values.tolist()
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of numbers, got {check.describe(values)}")
+    read = [check.real(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    if not read:
+        raise ValueError(f"{name} is empty; it needs at least one number")
+    if length is not None and len(read) != length:
+        raise ValueError(f"{name} has {len(read)} numbers; it needs {length}, one per step count")
+    for i, v in enumerate(read):
+        if not math.isfinite(v) or (positive and v <= 0):
+            kind = "a finite number > 0 (drawn on a log axis)" if positive else "a finite number"
+            raise ValueError(f"{name}[{i}] = {v!r} is outside the valid range: {kind}")
+    return read
+
+
+def _step_counts(steps: object, name: str = "steps") -> list[int]:
+    """A non-empty sequence of step counts, each an int >= 1 (drawn on a log axis)."""
+    if hasattr(steps, "tolist") and not isinstance(steps, Tensor):
+        steps = steps.tolist()
+    counts = [check.count(n, f"{name}[{i}]") for i, n in enumerate(_sequence(steps, name))]
+    if not counts:
+        raise ValueError(f"{name} is empty; it needs at least one step count")
+    return counts
+
+
+def _sequence(values: object, name: str) -> list:
+    """A list, tuple or tensor (along its first dimension) as a list of its items."""
+    if isinstance(values, Tensor):
+        if values.dim() == 0:
+            raise ValueError(f"{name} must be a sequence, got a 0-d tensor")
+        return list(values)
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence, got {check.describe(values)}")
+    return list(values)
+
+
+def _titles(titles: object, n: int, name: str) -> list[str]:
+    """``n`` titles, each a str."""
+    titles = _sequence(titles, name)
+    if len(titles) != n:
+        raise ValueError(f"got {len(titles)} {name} for {n} images")
+    for i, title in enumerate(titles):
+        if not isinstance(title, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {check.describe(title)}")
+    return titles
+
+
+def _series(value: object, name: str, keys: list[str] | None = None, most: int = len(SERIES_COLORS)) -> dict:
+    """A dict from series names (str) to their data, with 1..``most`` series (one color each),
+    and exactly ``keys`` when given."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict from series names to their values, got {check.describe(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must have str keys (series names), got {key!r}")
+    if keys is None and not 1 <= len(value) <= most:
+        raise ValueError(f"{name} has {len(value)} series; it takes 1..{most}, one color or line style each")
+    if keys is not None and list(value) != keys and set(value) != set(keys):
+        raise ValueError(f"{name} must have the series {keys}, the same as the first argument, got {list(value)}")
+    return value
+
+
 def sample_pairs(
     samples: Tensor,
     nearest: Tensor,
@@ -36,9 +107,14 @@ def sample_pairs(
     ``axes``: (2 x bands) rows of ``ncols``, a band being one row of samples and one of their neighbours.
     """
     ncols = check.count(ncols, "ncols")
+    for x, name in ((samples, "samples"), (nearest, "nearest")):
+        check.tensor(x, name)
+        if x.dim() != 4 or x.shape[0] == 0:
+            raise ValueError(f"{name} must be a batch (B, 1, H, W) with B >= 1, got shape {tuple(x.shape)}")
     n = samples.shape[0]
-    if nearest.shape != samples.shape or len(top_titles) != n or len(bottom_titles) != n:
-        raise ValueError(f"need {n} nearest images and {n} titles of each kind for {n} samples")
+    if nearest.shape != samples.shape:
+        raise ValueError(f"need {n} nearest images of shape {tuple(samples.shape)}, got {tuple(nearest.shape)}")
+    top_titles, bottom_titles = _titles(top_titles, n, "top_titles"), _titles(bottom_titles, n, "bottom_titles")
     bands = -(-n // ncols)
     fig, axes = _axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
@@ -61,8 +137,19 @@ def x0_hat_rows(
 ) -> Figure:
     """A grid of predicted clean images: one row per sample index in ``rows``, one column per t
     (from ``x0_hats``, each (B, 1, H, W)), the largest t on the left. ``axes``: that grid."""
-    if len(row_labels) != len(rows):
-        raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row_labels")
+    if not isinstance(x0_hats, dict) or not x0_hats:
+        raise ValueError(f"x0_hats must be a non-empty dict {{t: (B, 1, H, W) images}}, got {check.describe(x0_hats)}")
+    x0_hats = {check.count(t, "x0_hats key", 0): x for t, x in x0_hats.items()}
+    batch = None
+    for t, x in x0_hats.items():
+        check.tensor(x, f"x0_hats[{t}]")
+        if x.dim() != 4 or (batch is not None and x.shape[0] != batch):
+            raise ValueError(f"x0_hats[{t}] must be a batch (B, 1, H, W) of one B for every t, got {tuple(x.shape)}")
+        batch = x.shape[0]
+    rows = [check.count(b, f"rows[{i}]", 0, batch - 1) for i, b in enumerate(_sequence(rows, "rows"))]
+    if not rows:
+        raise ValueError("rows is empty; give at least one sample index")
+    row_labels = _titles(row_labels, len(rows), "row_labels")
     ts = sorted(x0_hats, reverse=True)
     fig, axes = _axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
@@ -81,10 +168,12 @@ def x0_hat_rows(
 
 def _per_step(x: object, name: str, dims: int) -> Tensor:
     """``x`` on the CPU, checked to have ``dims`` dimensions and one row per timestep t = 0..T, T >= 1."""
-    if not isinstance(x, Tensor) or x.dim() != dims or x.shape[0] < 2:
+    if not isinstance(x, Tensor) or x.dim() != dims or x.shape[0] < 2 or x.numel() == 0:
         rows = "(T + 1, B)" if dims == 2 else "(T + 1, B, K)"
-        raise ValueError(f"{name} must be a tensor of shape {rows} with T >= 1, one row per timestep")
-    return x.detach().cpu()
+        raise ValueError(f"{name} must be a tensor of shape {rows} with T, B >= 1, one row per timestep")
+    check.tensor(x, name)
+    x = x.detach().cpu()
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()  # matplotlib draws no float16
 
 
 def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequence[Axes] | None = None) -> Figure:
@@ -95,6 +184,7 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
     images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.ideal.Trace`,
     one line per sample, on a log axis.
     """
+    check.schedule(schedule)
     effective_number = _per_step(effective_number, "effective_number", 2)
     T = effective_number.shape[0] - 1
     if T != schedule.T:
@@ -189,6 +279,18 @@ def cost_plot(
     Measured points are dots; the dashed line is steps x the model's measured cost per call,
     what the time would be if the sampler itself cost nothing.
     """
+    steps = _step_counts(steps)
+    per_sample = {
+        name: _numbers(times, f"per_sample[{name!r}]", positive=True)
+        for name, times in _series(per_sample, "per_sample").items()
+    }
+    for name, times in per_sample.items():
+        if len(times) > len(steps):
+            raise ValueError(f"per_sample[{name!r}] has {len(times)} times for {len(steps)} step counts")
+    per_call = {
+        name: check.positive(v, f"per_call[{name!r}]", ": seconds per model call")
+        for name, v in _series(per_call, "per_call", list(per_sample)).items()
+    }
     ax = _one_axes(ax, (7.5, 4.4))
     fewest_to_most = torch.tensor([min(steps), max(steps)], dtype=torch.float64)
     for color, (name, times) in zip(SERIES_COLORS, per_sample.items()):
@@ -221,7 +323,23 @@ def fewer_steps_figure(
     drawn at ``floor``. ``fig``: the figure or subfigure to lay the panels out in.
     """
     ncols = check.count(ncols, "ncols")
-    names = list(seconds)
+    floor = check.positive(floor, "floor", ": the smallest distance drawn on the log axis")
+    steps = _step_counts(steps)
+    names = list(_series(seconds, "seconds"))
+    seconds = {n: _numbers(seconds[n], f"seconds[{n!r}]", positive=True, length=len(steps)) for n in names}
+    distance = _series(distance, "distance", names)
+    distance = {n: _numbers(distance[n], f"distance[{n!r}]", length=len(steps)) for n in names}
+    agree = _numbers(agree, "agree", length=len(steps))
+    if any(not 0 <= a <= 1 for a in agree):
+        raise ValueError(f"agree = {agree} must hold fractions in [0, 1]")
+    samples = _series(samples, "samples", names)
+    for n in names:
+        rows = _sequence(samples[n], f"samples[{n!r}]")
+        if len(rows) != len(steps):
+            raise ValueError(f"samples[{n!r}] has {len(rows)} rows; it needs {len(steps)}, one per step count")
+        for r, row in enumerate(rows):
+            if len(_sequence(row, f"samples[{n!r}][{r}]")) < ncols:
+                raise ValueError(f"samples[{n!r}][{r}] has {len(row)} images, fewer than ncols = {ncols}")
     with plt.rc_context(BOOK_STYLE):
         fig = _figure_to_draw_in(fig, (7.5, 3.2 + 0.8 * len(steps)))
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.8 * len(steps)])

@@ -17,13 +17,20 @@ from torch import Tensor
 
 from . import _checks as check
 from .plots import BOOK_STYLE, _axes_grid, _figure_of, _figure_to_draw_in, _one_axes, show_image
-from .plots_generation import SERIES_COLORS
+from .plots_generation import SERIES_COLORS, _numbers, _sequence, _series, _step_counts
 
 
 def loss_curve(loss: Sequence[tuple[int, float]], ax: Axes | None = None) -> Figure:
     """The training loss (mean over each logging interval) against the step, log-scaled loss."""
+    pairs = _sequence(loss, "loss")
+    if not pairs:
+        raise ValueError("loss is empty; it needs at least one (step, loss) pair")
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"loss[{i}] must be a pair (step, loss), got {check.describe(pair)}")
+    steps = [check.count(p[0], f"loss[{i}][0]", 0) for i, p in enumerate(pairs)]
+    values = _numbers([p[1] for p in pairs], "the losses", positive=True)
     ax = _one_axes(ax, (6.5, 3.2))
-    steps, values = zip(*loss)
     ax.plot(steps, values, color=SERIES_COLORS[0], lw=1.5)
     ax.set_yscale("log")
     ax.set_xlabel("training step (batch of 128 images)")
@@ -44,7 +51,14 @@ def image_bands(
     ``fig``: the figure or subfigure to lay the bands out in.
     """
     ncols = check.count(ncols, "ncols")
-    titles = titles or {}
+    titles = {} if titles is None else _series(titles, "titles", most=len(bands) if isinstance(bands, dict) else 0)
+    bands = _series(bands, "bands", most=100)
+    for name, x in bands.items():
+        check.image(x, f"bands[{name!r}]", scan=False)  # drawn as they are: saturated or blank
+        if x.dim() != 4:
+            raise ValueError(f"bands[{name!r}] must be a batch (B, 1, H, W), got shape {tuple(x.shape)}")
+        if name in titles and len(titles[name]) != x.shape[0]:
+            raise ValueError(f"titles[{name!r}] has {len(titles[name])} titles for {x.shape[0]} images")
     rows = {name: -(-x.shape[0] // ncols) for name, x in bands.items()}
     with plt.rc_context(BOOK_STYLE):
         fig = _figure_to_draw_in(fig, (0.85 * ncols + 0.3, sum(0.95 * r + 0.45 for r in rows.values())))
@@ -73,6 +87,13 @@ def error_per_t(
     """Left: the network's noise-prediction error against t, next to the assumed constant error.
     Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and the
     data's standard deviation (the error of predicting the mean image)."""
+    timesteps = _step_counts(timesteps, "timesteps")
+    n = len(timesteps)
+    eps_rms = _numbers(eps_rms, "eps_rms", positive=True, length=n)
+    x0_rms = _numbers(x0_rms, "x0_rms", positive=True, length=n)
+    gain = _numbers(gain, "gain", positive=True, length=n)
+    assumed = check.positive(assumed, "assumed", ": an RMS error on a log axis")
+    data_std = check.positive(data_std, "data_std", ": a standard deviation on a log axis")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
     axes = grid[0]
     ax = axes[0]
@@ -106,6 +127,17 @@ def quality_vs_steps(
 
     ``references`` maps a name to its (Frechet distance, imbalance), drawn as horizontal lines.
     """
+    names = list(_series(steps, "steps"))
+    steps = {n: _step_counts(steps[n], f"steps[{n!r}]") for n in names}
+    frechet, imbalance = _series(frechet, "frechet", names), _series(imbalance, "imbalance", names)
+    frechet = {n: _numbers(frechet[n], f"frechet[{n!r}]", positive=True, length=len(steps[n])) for n in names}
+    imbalance = {n: _numbers(imbalance[n], f"imbalance[{n!r}]", length=len(steps[n])) for n in names}
+    references = {
+        name: tuple(_numbers(pair, f"references[{name!r}]", length=2))
+        for name, pair in _series(references, "references", most=2).items()
+    }
+    if any(fd <= 0 for fd, _ in references.values()):
+        raise ValueError(f"references = {references}: each Frechet distance must be > 0 (drawn on a log axis)")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.6))
     axes = grid[0]
     for color, name in zip(SERIES_COLORS, steps):
@@ -130,6 +162,11 @@ def survival_plot(
     start_t: Sequence[int], same_class: Sequence[float], rms: Sequence[float], axes: Sequence[Axes] | None = None
 ) -> Figure:
     """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
+    start_t = _step_counts(start_t, "start_t")
+    same_class = _numbers(same_class, "same_class", length=len(start_t))
+    if any(not 0 <= s <= 1 for s in same_class):
+        raise ValueError(f"same_class = {same_class} must hold fractions in [0, 1]")
+    rms = _numbers(rms, "rms", length=len(start_t))
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])

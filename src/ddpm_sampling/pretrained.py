@@ -42,17 +42,29 @@ def training_record(name: str = "unet", folder: str | os.PathLike | None = None)
     name = check.choice(name, "name", NETWORKS)
     path = _weights_dir(folder) / f"{name}.json"
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise WeightsError(f"the training record {path} is missing; {_remedy(name)}") from err
+    except IsADirectoryError as err:
+        raise WeightsError(f"the training record {path} is a folder, not a file; {_remedy(name)}") from err
+    except UnicodeDecodeError as err:
+        raise WeightsError(f"the training record {path} is not UTF-8 text ({err.reason}); {_remedy(name)}") from err
     except json.JSONDecodeError as err:
         raise WeightsError(f"the training record {path} is not valid JSON ({err}); {_remedy(name)}") from err
+    except OSError as err:
+        raise WeightsError(f"the training record {path} cannot be read ({err.strerror}); {_remedy(name)}") from err
+    if not isinstance(record, dict):
+        raise WeightsError(
+            f"the training record {path} holds a JSON {type(record).__name__}, not an object of fields; {_remedy(name)}"
+        )
+    return record
 
 
 def _remedy(name: str) -> str:
     return (
         f"restore it with `git checkout -- src/ddpm_sampling/weights/` or make it again with "
-        f"`make train ARGS={name}` (python -m ddpm_sampling.train {name})"
+        f'`make train OUT=src/ddpm_sampling/weights ARGS="--force {name}"` '
+        f"(python -m ddpm_sampling.train {name} --out src/ddpm_sampling/weights --force)"
     )
 
 
@@ -60,9 +72,14 @@ def _checked_state(name: str, folder: str | os.PathLike | None) -> tuple[dict, d
     """The saved ``{"config", "state_dict"}`` of a network, after checking its hash against the record."""
     record = training_record(name, folder)
     path = _weights_dir(folder) / f"{name}.pt"
+    if path.is_dir():
+        raise WeightsError(f"the weights file {path} is a folder, not a file; {_remedy(name)}")
     if not path.is_file():
         raise WeightsError(f"the weights file {path} is missing; {_remedy(name)}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise WeightsError(f"the weights file {path} cannot be read ({err.strerror}); {_remedy(name)}") from err
     if digest != record.get("sha256"):
         raise WeightsError(
             f"the weights file {path} is damaged or not the one its record describes: its SHA-256 is "

@@ -3,8 +3,9 @@
 A sampler is a list of reverse steps. Each step asks the model once, at its timestep t, and
 moves x from t to an earlier time. :func:`reverse_chain` runs such a list and yields x after
 every step; :func:`~ddpm_sampling.ddpm_sample` here and the fewer-step samplers of :mod:`ddpm_sampling.respacing`
-only say which steps to take. Sampling never builds an autograd graph: the chain runs
-under ``torch.no_grad()``, so a network with trainable parameters keeps no step's graph alive.
+only say which steps to take. Sampling never builds an autograd graph: each step runs
+under ``torch.no_grad()``, so a network with trainable parameters keeps no step's graph alive;
+between steps, while a chain is paused, the caller's grad mode is the caller's.
 
 Every sampler reads its arguments once, before the first step; then each model output is checked
 for its type, shape, dtype and device (cheap: no value is read), and the result for finite values.
@@ -54,13 +55,15 @@ def _ask(model: Model, x: Tensor, t: int) -> Tensor:
 def _reverse_chain(
     model: Model, schedule: Schedule, x: Tensor, steps: Iterable[ReverseStep], clip_x0: bool
 ) -> Iterator[tuple[int, Tensor]]:
-    with torch.no_grad():
-        for step in steps:
+    # no_grad around each step only, never across a yield: a paused chain leaves the caller's
+    # grad mode as the caller set it, and a step that raises restores it on the way out
+    for step in steps:
+        with torch.no_grad():
             eps = _ask(model, x, step.t)
             if clip_x0:
                 eps = _eps_of_clipped_x0(x, step.t, eps, schedule)
             x = step.update(x, eps)
-            yield step.t_next, x
+        yield step.t_next, x
 
 
 def reverse_chain(

@@ -97,6 +97,7 @@ class Schedule:
             raise ValueError(f"alpha_bar[0] must be 1 (index 0 is the clean image), got {float(ab[0])!r}")
         _refuse_where(ab <= 0, "alpha_bar is not > 0")
         _refuse_where(torch.cat([ab.new_zeros(1, dtype=torch.bool), ab[1:] > ab[:-1]]), "alpha_bar increases")
+
         alpha = torch.ones_like(ab)
         alpha[1:] = ab[1:] / ab[:-1]
         if max_beta is not None:
@@ -105,6 +106,10 @@ class Schedule:
         _refuse_where(
             torch.cat([ab.new_zeros(1, dtype=torch.bool), ab[1:] >= 1]),
             "alpha_bar is 1 after t = 0: x_t holds no noise there",
+        )
+        _refuse_where(
+            torch.cat([ab.new_zeros(1, dtype=torch.bool), alpha[1:] >= 1]),
+            "alpha_bar does not decrease (beta_t = 0: the step adds no noise, and the reverse step has sigma_t = 0)",
         )
         beta = 1.0 - alpha
         one_minus_ab = 1.0 - ab

@@ -4,6 +4,11 @@
     python -m ddpm_sampling.train unet --steps 200      # a short run of one of them
     python -m ddpm_sampling.train unet --resume         # continue from the last checkpoint
 
+The weights and records go to ``--out``, by default ``runs/`` in the current folder: never into
+the installed package. A file already there is not replaced unless ``--force`` is given, and a
+fresh run does not write over a checkpoint that ``--resume`` could continue. Refreshing the
+shipped weights is a deliberate step: ``--out src/ddpm_sampling/weights --force`` (README).
+
 The U-Net's recipe is DDPM's (Ho et al. 2020, Algorithm 1) on the book's cosine schedule:
 draw a training image, a timestep t uniform in 1..T and noise eps, and regress the noise
 with the mean squared error. AdamW with a short warm-up and a cosine decay; the weights
@@ -36,14 +41,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import _checks as check
 from .classifier import Classifier
-from .pretrained import WEIGHTS_DIR
 from .schedule import Schedule, cosine_schedule
 from .steps import _q_sample
 from .unet import UNet, UNetConfig
 
 #: Where checkpoints of a run in progress are kept (not shipped).
 CHECKPOINT_DIR = Path("checkpoints")
+#: Where ``python -m ddpm_sampling.train`` and ``python -m ddpm_sampling.evaluate`` write without
+#: ``--out``: a folder of the current directory, never the installed package.
+RUNS_DIR = Path("runs")
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,10 @@ def learning_rate(step: int, recipe: Recipe) -> float:
     return recipe.lr * (low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+#: What a checkpoint holds (:meth:`Run.state`).
+STATE_KEYS = frozenset({"name", "recipe", "model", "ema", "opt", "generator", "step", "losses", "seconds"})
+
+
 class Run:
     """The state of a training run: network, EMA copy, optimiser, generator, step and loss log."""
 
@@ -146,6 +158,10 @@ class Run:
         }
 
     def load_state(self, state: dict) -> None:
+        """Continue from ``state`` (see :meth:`state`); ``ValueError`` if it is incomplete or of another run."""
+        if not isinstance(state, dict) or not state.keys() >= STATE_KEYS:
+            found = sorted(map(str, state)) if isinstance(state, dict) else check.describe(state)
+            raise ValueError(f"the checkpoint is incomplete: it needs {sorted(STATE_KEYS)}, it holds {found}")
         if state["name"] != self.name or state["recipe"] != asdict(self.recipe):
             raise ValueError(
                 f"the checkpoint is of {state['name']!r} with recipe {state['recipe']}; "
@@ -213,8 +229,27 @@ def _readable(fd: int) -> None:
     os.fchmod(fd, 0o666 & ~umask)
 
 
-def save_atomic(obj: object, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: ``path`` is never half-written."""
+def _publish(tmp: str, path: Path, overwrite: bool) -> None:
+    """Give the finished temporary file ``tmp`` its name ``path`` in one step.
+
+    ``overwrite=False`` links it there instead of renaming: the link fails if ``path`` exists,
+    so a file that appeared meanwhile is never replaced (``FileExistsError``).
+    """
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists; it is not replaced without --force (overwrite=True)") from None
+    Path(tmp).unlink()
+
+
+def save_atomic(obj: object, path: Path, *, overwrite: bool = True) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: ``path`` is never half-written.
+
+    ``overwrite=False`` refuses to replace an existing ``path`` (``FileExistsError``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -222,20 +257,21 @@ def save_atomic(obj: object, path: Path) -> None:
         _readable(fd)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
-        os.replace(tmp, path)
+        _publish(tmp, path, overwrite)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_text_atomic(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_text_atomic(text: str, path: Path, *, overwrite: bool = True) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`save_atomic`)."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         _readable(fd)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.replace(tmp, path)
+        _publish(tmp, path, overwrite)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -251,12 +287,17 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None) -> Path:
-    """Write the shipped weights (``<name>.pt``) and the training record (``<name>.json``) to ``out_dir``."""
+def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None, *, overwrite: bool = False) -> Path:
+    """Write the shipped weights (``<name>.pt``) and the training record (``<name>.json``) to ``out_dir``.
+
+    Neither file is replaced if it exists, unless ``overwrite`` (``FileExistsError``, before anything is written).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / f"{run.name}.pt"
+    weights, record_path = out_dir / f"{run.name}.pt", out_dir / f"{run.name}.json"
+    if not overwrite:
+        refuse_replacing([weights, record_path])
     state = {k: v.detach().cpu().contiguous() for k, v in run.shipped().state_dict().items()}
-    save_atomic({"config": config, "state_dict": state}, weights)
+    save_atomic({"config": config, "state_dict": state}, weights, overwrite=overwrite)
     record = {
         "network": run.name,
         "config": config,
@@ -273,8 +314,64 @@ def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None) -> 
         **(extra or {}),
         "sha256": sha256(weights),
     }
-    write_text_atomic(json.dumps(record, indent=1) + "\n", out_dir / f"{run.name}.json")
+    write_text_atomic(json.dumps(record, indent=1) + "\n", record_path, overwrite=overwrite)
     return weights
+
+
+# --- the commands' arguments ------------------------------------------------------------------
+
+
+def output_folder(value: object, name: str = "--out") -> Path:
+    """A folder to write into, checked before any work: an existing folder, or a path that can become one.
+
+    ``ValueError`` if it is a file, lies under a file, or its nearest existing folder cannot be written.
+    """
+    path = check.folder(value, name)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} = {str(path)!r} is a file, not a folder; name a folder (it is made if missing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{name} = {str(path)!r} cannot be made: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} = {str(path)!r} cannot be written: {str(existing)!r} is not writable")
+    return path
+
+
+def refuse_replacing(paths: list[Path], how: str = "give --force to replace it, or another --out") -> None:
+    """``FileExistsError`` naming the first of ``paths`` that exists (a folder there can never be replaced)."""
+    for path in paths:
+        if path.is_dir():
+            raise FileExistsError(f"{path} is a folder where a file is to be written; move it away")
+        if path.exists():
+            raise FileExistsError(f"{path} exists and is not replaced: {how}")
+
+
+def read_device(value: object, name: str = "--device") -> str:
+    """A device the networks can run on here: ``cpu``, or ``cuda``/``cuda:N`` when that GPU is present."""
+    accepted = "cpu, cuda or cuda:N"
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a device name ({accepted}), got {check.describe(value)}")
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name} = {value!r} is not a device; give {accepted}") from None
+    if device.type == "cpu":
+        return value
+    if device.type != "cuda":
+        raise ValueError(f"{name} = {value!r} is not supported; give {accepted}")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n == 0:
+        raise ValueError(f"{name} = {value!r}: no CUDA GPU is available here; give cpu")
+    if device.index is not None and device.index >= n:
+        raise ValueError(f"{name} = {value!r} is outside the GPUs here: cuda:0..cuda:{n - 1}")
+    return value
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """End a command with one line that says what is wrong (exit status 2, as argparse does)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 # --- the two networks -------------------------------------------------------------------------
@@ -352,40 +449,77 @@ def progress(run: Run, loss: float) -> None:
     )
 
 
+def load_checkpoint(path: Path, device: str) -> dict:
+    """A checkpoint's state, read whole; ``ValueError`` naming the file for an empty, damaged or partial one."""
+    remedy = "delete it and train again without --resume"
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # a damaged file fails in many ways inside torch.load
+        raise ValueError(f"the checkpoint {path} cannot be read ({type(err).__name__}): {remedy}") from err
+    if not isinstance(state, dict) or not state.keys() >= STATE_KEYS:
+        raise ValueError(f"the checkpoint {path} is incomplete (not a whole run's state): {remedy}")
+    return state
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ddpm_sampling.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("networks", nargs="*", choices=["unet", "classifier"], default=[], help="default: both")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--steps", type=int, help="train for this many steps instead of the recipe's")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--threads", type=int, help="torch threads on the CPU")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where the weights and records go")
+    parser.add_argument("--seed", type=int, help="0..2**64 - 1 (default: the recipe's)")
+    parser.add_argument("--threads", type=int, help="torch threads on the CPU, at least 1")
+    parser.add_argument(
+        "--out", type=Path, default=RUNS_DIR, help=f"folder of the weights and records (default: ./{RUNS_DIR})"
+    )
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--resume", action="store_true", help="continue from the network's checkpoint")
+    parser.add_argument("--force", action="store_true", help="replace weights, records or a checkpoint already there")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    for name in args.networks or ["unet", "classifier"]:
+    names = args.networks or ["unet", "classifier"]
+    # every argument and every file is checked here, before any work
+    try:
+        if len(set(names)) != len(names):
+            raise ValueError(f"networks = {names} names one network twice; name each at most once")
+        device = read_device(args.device)
+        threads = None if args.threads is None else check.count(args.threads, "--threads", 1)
         changes = {
-            k: v
-            for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed))
-            if v is not None
+            key: check.count(value, f"--{key.replace('_', '-')}", *((0, 2**64 - 1) if key == "seed" else (1,)))
+            for key, value in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed))
+            if value is not None
         }
-        for key, value in changes.items():
-            if value < (0 if key == "seed" else 1):
-                parser.error(f"--{key.replace('_', '-')} = {value} is outside the valid range (>= 1; seed >= 0)")
+        out, checkpoints = output_folder(args.out, "--out"), output_folder(args.checkpoints, "--checkpoints")
+        states = {}
+        for name in names:
+            if not args.force:
+                refuse_replacing([out / f"{name}.pt", out / f"{name}.json"])
+            checkpoint = checkpoints / f"{name}.ckpt"
+            if args.resume:
+                if not checkpoint.is_file():
+                    raise ValueError(f"--resume: no checkpoint at {checkpoint}")
+                states[name] = load_checkpoint(checkpoint, device)
+            elif not args.force:
+                refuse_replacing([checkpoint], "continue it with --resume, or give --force to start afresh")
+    except (TypeError, ValueError, FileExistsError) as err:
+        fail(parser, str(err))
+    if threads is not None:
+        torch.set_num_threads(threads)
+    for name in names:
         recipe = replace(RECIPES[name], **changes)
-        run, loss_fn, config = (unet_run if name == "unet" else classifier_run)(recipe, args.device)
-        checkpoint = args.checkpoints / f"{name}.ckpt"
+        run, loss_fn, config = (unet_run if name == "unet" else classifier_run)(recipe, device)
+        checkpoint = checkpoints / f"{name}.ckpt"
         if args.resume:
-            if not checkpoint.is_file():
-                parser.error(f"--resume: no checkpoint at {checkpoint}")
-            run.load_state(torch.load(checkpoint, map_location=args.device, weights_only=True))
+            try:
+                run.load_state(states.pop(name))
+            except (ValueError, RuntimeError, KeyError, TypeError) as err:
+                fail(parser, f"--resume: the checkpoint {checkpoint} does not fit this run: {err}".splitlines()[0])
             print(f"{name}: resuming at step {run.step} of {recipe.steps}", file=sys.stderr)
         train(run, loss_fn, checkpoint=checkpoint, on_step=progress)
-        extra = {"test_accuracy": round(test_accuracy(run.model, args.device), 4)} if name == "classifier" else {}
-        path = export(run, config, args.out, extra)
+        extra = {"test_accuracy": round(test_accuracy(run.model, device), 4)} if name == "classifier" else {}
+        try:
+            path = export(run, config, out, extra, overwrite=args.force)
+        except FileExistsError as err:  # made by someone else while this run trained; the checkpoint keeps it
+            fail(parser, f"{err}; the trained run is in {checkpoint}")
         print(f"{name}: wrote {path} and its training record ({run.seconds / 60:.1f} min)", file=sys.stderr)
 
 

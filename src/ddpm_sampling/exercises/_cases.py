@@ -33,3 +33,16 @@ def image_cases(s: Schedule, image_ts: tuple[int, ...]) -> list[tuple[int, tuple
 def describe(t: int, shape: tuple[int, ...]) -> str:
     """The name of a case in a failure message: ``t = 500 (image of shape (1, 8, 8))``."""
     return f"t = {t} ({'batch' if len(shape) == 4 else 'image'} of shape {tuple(shape)})"
+
+
+#: A case on this short schedule catches a function that ignores its ``schedule`` for a global one.
+SHORT_T, SHORT_t = 10, 7
+
+
+def short_schedule() -> Schedule:
+    return cosine_schedule(SHORT_T)
+
+
+def describe_short(shape: tuple[int, ...]) -> str:
+    kind = "batch" if len(shape) == 4 else "image"
+    return f"t = {SHORT_t} on a short schedule T = {SHORT_T} ({kind} of shape {tuple(shape)})"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
+import numpy as np
 from torch import Tensor
+
+from .._checks import SIGNED_INTEGERS
 
 HINT_LOOP_DIRECTION = (
     "sampling runs backwards, from t = T down to t = 1: for t in range(schedule.T, 0, -1). "
@@ -35,7 +39,10 @@ class RecordingModel:
 
     def _read_call(self, x_t: object, t: object) -> int:
         """The int t of this call, or a LoopError if the call is not the next one of the loop."""
-        if isinstance(t, Tensor) and t.numel() == 1 and not t.dtype.is_floating_point:
+        # an int as the package reads one: a Python or NumPy integer (np.arange's), or a one-element
+        # integer tensor; never a bool or a float
+        integral = isinstance(t, numbers.Integral) and not isinstance(t, (bool, np.bool_))
+        if integral or (isinstance(t, Tensor) and t.numel() == 1 and t.dtype in SIGNED_INTEGERS):
             t = int(t)
         if isinstance(t, bool) or not isinstance(t, int):
             raise LoopError(f"the model was called with t = {t!r}", "call model(x, t) with t an int in 1..T")

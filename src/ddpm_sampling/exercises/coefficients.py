@@ -8,17 +8,20 @@ import torch
 from torch import Tensor
 
 from ..schedule import Schedule
-from ._cases import book_schedule
+from ._cases import SHORT_T, SHORT_t, short_schedule
 from ._harness import (
+    HINT_GLOBAL,
     CheckFailed,
     CheckResult,
     Mistakes,
     call_reader,
     first_mismatch,
     name_the_mistake,
+    pristine,
     read_tensor,
     read_tuple,
     require_callable,
+    rounding_tolerance,
     within,
 )
 
@@ -62,8 +65,10 @@ def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckR
     ``scale`` is :math:`1/\sqrt{\alpha_t}`, ``eps_coef`` is :math:`\beta_t/\sqrt{1-\bar\alpha_t}`
     and ``sigma`` is :math:`\sqrt{\beta_t}`. Cases: t = 1, 2, 50, 500, 800, 950, T - 1 and
     T as ints (each number may be a float or a 0-d tensor), then all of them at once as a
-    1-d tensor of timesteps (three tensors of that length). Tolerance: relative 2e-3,
-    the float32 rounding of 1 - alpha_bar near t = 1.
+    1-d tensor of timesteps (three tensors of that length), then t = 7 on a short schedule
+    T = 10 (a function that uses a global schedule fails it). The expected values are computed
+    first, from a copy of the schedule the function never sees; each call gets its own copy.
+    Tolerance: float32 rounding (``_harness.rounding_tolerance``).
 
     Args:
         fn: the reader's function.
@@ -74,27 +79,31 @@ def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckR
 
     Raises:
         CheckFailed: at the first wrong value, with a hint.
-        ValueError: if ``fn`` is not callable or the schedule is too short (T < 3).
+        ValueError: if ``fn`` is not callable, or the schedule is not a Schedule or too short (T < 3).
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s = book_schedule() if schedule is None else schedule
+    s, fresh = pristine(schedule)
     if s.T < 3:
         raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
     ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
-    cases: list[int | Tensor] = [*ts, torch.tensor(ts)]
-    f64 = {k: getattr(s, k).double() for k in ("alpha", "alpha_bar", "beta", "beta_tilde")}
-    for t in cases:
+    short, fresh_short = pristine(short_schedule())
+    cases: list[tuple[Schedule, object, int | Tensor, str, str]] = [(s, fresh, t, f"t = {t}", "") for t in ts]
+    cases.append((s, fresh, torch.tensor(ts), f"t = torch.tensor({ts}) (all at once)", ""))
+    cases.append((short, fresh_short, SHORT_t, f"t = {SHORT_t} on a short schedule T = {SHORT_T}", HINT_GLOBAL))
+    for ref, make, t, case, note in cases:
         shape = tuple(t.shape) if isinstance(t, Tensor) else ()
-        case = f"t = {t}" if not shape else f"t = torch.tensor({ts}) (all at once)"
+        f64 = {k: getattr(ref, k).double()[t] for k in ("alpha", "alpha_bar", "beta", "beta_tilde")}
+        wanted = (ref.scale[t].double(), ref.eps_coef[t].double(), ref.sigma[t].double())
+        mistakes = coefficient_mistakes(*(f64[k] for k in ("alpha", "alpha_bar", "beta", "beta_tilde")))
         hint = "fn(schedule, t) should return the three numbers (scale, eps_coef, sigma)"
-        out = call_reader(fn, (s, t), EXERCISE, case, hint)
+        out = call_reader(fn, (make(), t), EXERCISE, case, hint)
         out = read_tuple(out, 3, EXERCISE, case, "return a tuple (scale, eps_coef, sigma)")
-        mistakes = coefficient_mistakes(*(f64[k][t] for k in ("alpha", "alpha_bar", "beta", "beta_tilde")))
-        for name, value, want in zip(NAMES, out, (s.scale[t], s.eps_coef[t], s.sigma[t])):
+        for name, value, want in zip(NAMES, out, wanted):
             got = read_tensor(value, shape, name, EXERCISE, case)
-            tol = 2e-3 * want.abs() + 1e-7
+            tol = rounding_tolerance(want.abs(), f64["beta"], f64["alpha"])
             if not within(got, want, tol):
-                hint = name_the_mistake(got, tol, mistakes[name], f"compare with {FORMULAS[name]}")
+                default = f"compare with {FORMULAS[name]}" + (f"; {note}" if note else "")
+                hint = name_the_mistake(got, want, tol, mistakes[name], default)
                 raise CheckFailed(EXERCISE, case, first_mismatch(name, got, want, tol), hint)
     return CheckResult(EXERCISE, len(cases))

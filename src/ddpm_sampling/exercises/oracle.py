@@ -8,16 +8,19 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _predict_eps, _q_sample
-from ._cases import book_schedule, describe, image_cases, seeded_images
+from ._cases import seeded_images
 from ._harness import (
     CheckFailed,
     CheckResult,
     Mistakes,
     call_reader,
     first_mismatch,
+    image_checks,
     name_the_mistake,
     read_tensor,
     require_callable,
+    rounding_tolerance,
+    with_note,
     within,
 )
 
@@ -54,10 +57,12 @@ def oracle_mistakes(x: Tensor, x0: Tensor, a: Tensor, ab: Tensor, ab_before: Ten
     ]
 
 
-def oracle_tolerance(expected: Tensor, x: Tensor, x0: Tensor, ab: Tensor) -> Tensor:
-    """1e-4, plus the float32 rounding of x_t, x_0 and 1 - alpha_bar_t, which 1/sqrt(1 - alpha_bar_t) magnifies."""
-    noise = (1 - ab).sqrt()
-    return 1e-4 * (1 + expected.abs()) + 1e-6 * (x.abs() + x0.abs()) / noise + 1e-7 * expected.abs() / noise**2
+def oracle_tolerance(expected: Tensor, x: Tensor, x0: Tensor, s: Schedule, t: int) -> Tensor:
+    """Float32 rounding (``_harness.rounding_tolerance``) of x_t and sqrt(alpha_bar_t) x_0 over
+    sqrt(1 - alpha_bar_t), which magnifies it near t = 1, and of the divisor itself."""
+    ab = s.alpha_bar.double()[t]
+    terms = (x.abs() + ab.sqrt() * x0.abs()) / (1 - ab).sqrt() + expected.abs()
+    return rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
 
 
 def check_oracle(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
@@ -65,9 +70,11 @@ def check_oracle(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
 
     :math:`\epsilon = (x_t - \sqrt{\bar\alpha_t}\,x_0)/\sqrt{1-\bar\alpha_t}`. Cases: t = 800, 50,
     2, 1, 500, T - 1 and T on one image (1, 8, 8), then t = 800 and t = 1 on a batch
-    (3, 1, 8, 8) with an int ``t``; each x_t is made from x_0 with a seeded noise, which the
-    answer must recover. Near t = 1 the formula multiplies float32 rounding by
-    :math:`1/\sqrt{1-\bar\alpha_t}`, and the tolerance grows with it.
+    (3, 1, 8, 8) with an int ``t``, then t = 7 on a short schedule T = 10 (a function that
+    uses a global schedule fails it); each x_t is made from x_0 with a seeded noise, which the
+    answer must recover. The expected values are computed first, from a copy of the schedule
+    the function never sees. Tolerance: float32 rounding (``_harness.rounding_tolerance``),
+    which :math:`1/\sqrt{1-\bar\alpha_t}` magnifies near t = 1.
 
     Args:
         fn: the reader's function.
@@ -78,22 +85,21 @@ def check_oracle(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
 
     Raises:
         CheckFailed: at the first wrong value, with a hint (the lesson's mistakes are named).
-        ValueError: if ``fn`` is not callable.
+        ValueError: if ``fn`` is not callable or the schedule is not a Schedule.
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s = book_schedule() if schedule is None else schedule
-    cases = image_cases(s, (800, 50, 2, 1, 500, s.T - 1, s.T))
-    for k, (t, shape) in enumerate(cases):
+    cases = image_checks(schedule, lambda T: (800, 50, 2, 1, 500, T - 1, T))
+    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
         x0, eps, _ = seeded_images(500 + k, shape)
         x_t = _q_sample(x0, t, eps, s)
-        case = describe(t, shape)
-        out = call_reader(fn, (x_t.clone(), t, x0.clone(), s), EXERCISE, case, HINT_ORACLE)
-        got = read_tensor(out, shape, "eps", EXERCISE, case)
         x, c, a, ab = x_t.double(), x0.double(), s.alpha.double(), s.alpha_bar.double()
         expected = _predict_eps(x, t, c, s).double()
-        tol = oracle_tolerance(expected, x, c, ab[t])
+        tol = oracle_tolerance(expected, x, c, s, t)
+        mistakes = oracle_mistakes(x, c, a[t], ab[t], ab[t - 1])
+        out = call_reader(fn, (x_t.clone(), t, x0.clone(), fresh()), EXERCISE, case, HINT_ORACLE)
+        got = read_tensor(out, shape, "eps", EXERCISE, case)
         if not within(got, expected, tol):
-            hint = name_the_mistake(got, tol, oracle_mistakes(x, c, a[t], ab[t], ab[t - 1]), HINT_ORACLE)
+            hint = name_the_mistake(got, expected, tol, mistakes, with_note(HINT_ORACLE, note))
             raise CheckFailed(EXERCISE, case, first_mismatch("eps", got, expected, tol), hint)
     return CheckResult(EXERCISE, len(cases))

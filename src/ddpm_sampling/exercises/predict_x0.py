@@ -8,16 +8,19 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _predict_x0, _q_sample
-from ._cases import book_schedule, describe, image_cases, seeded_images
+from ._cases import seeded_images
 from ._harness import (
     CheckFailed,
     CheckResult,
     Mistakes,
     call_reader,
     first_mismatch,
+    image_checks,
     name_the_mistake,
     read_tensor,
     require_callable,
+    rounding_tolerance,
+    with_note,
     within,
 )
 
@@ -28,8 +31,8 @@ HINT_ONE_SHOT = (
 )
 
 
-def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor) -> Mistakes:
-    """What each named mistake gives from x_t, the predicted noise and alpha_bar_t (float64)."""
+def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor, ab_before: Tensor) -> Mistakes:
+    """What each named mistake gives from x_t, the predicted noise, alpha_bar_t and alpha_bar_{t-1} (float64)."""
     return [
         ((x - (1 - ab).sqrt() * e) / (1 - ab).sqrt(), HINT_ONE_SHOT),
         ((x - ab.sqrt() * e) / (1 - ab).sqrt(), HINT_ONE_SHOT + " (the two coefficients are swapped)"),
@@ -37,6 +40,10 @@ def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor) -> Mistakes:
         ((x - (1 - ab) * e) / ab, "both coefficients are square roots: sqrt(1 - alpha_bar_t) and sqrt(alpha_bar_t)"),
         ((x + (1 - ab).sqrt() * e) / ab.sqrt(), "subtract the noise term; do not add it"),
         (x - (1 - ab).sqrt() * e, "after removing the noise, divide by sqrt(alpha_bar_t)"),
+        (
+            (x - (1 - ab_before).sqrt() * e) / ab_before.sqrt(),
+            "use alpha_bar at t itself, schedule.alpha_bar[t], not at t - 1",
+        ),
     ]
 
 
@@ -45,28 +52,30 @@ def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckRes
 
     :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}`. Cases: t = 1,
     50, 500, 800, 990 and T on one image (1, 8, 8), then t = 800 and t = 1 on a batch
-    (3, 1, 8, 8) with an int ``t``. Near T the estimate multiplies float32 rounding by
-    :math:`1/\sqrt{\bar\alpha_t}`, and the tolerance grows with it.
+    (3, 1, 8, 8) with an int ``t``, then t = 7 on a short schedule T = 10 (a function that
+    uses a global schedule fails it). The expected values are computed first, from a copy of
+    the schedule the function never sees. Tolerance: float32 rounding
+    (``_harness.rounding_tolerance``), which :math:`1/\sqrt{\bar\alpha_t}` magnifies near T.
 
     Raises:
         CheckFailed: at the first wrong value, with a hint.
-        ValueError: if ``fn`` is not callable.
+        ValueError: if ``fn`` is not callable or the schedule is not a Schedule.
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s = book_schedule() if schedule is None else schedule
-    cases = image_cases(s, (1, 50, 500, 800, 990, s.T))
-    for k, (t, shape) in enumerate(cases):
+    cases = image_checks(schedule, lambda T: (1, 50, 500, 800, 990, T))
+    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
         x0, eps, z = seeded_images(200 + k, shape)
         x_t = _q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
-        case = describe(t, shape)
-        out = call_reader(fn, (x_t.clone(), t, eps.clone(), s), EXERCISE, case, HINT_ONE_SHOT)
-        got = read_tensor(out, shape, "x0_hat", EXERCISE, case)
-        x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()[t]
+        x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()
         expected = _predict_x0(x, t, e, s).double()
-        tol = 1e-4 * (1 + expected.abs()) + 1e-6 * (x.abs() + e.abs()) / ab.sqrt()
+        terms = (x.abs() + (1 - ab[t]).sqrt() * e.abs()) / ab[t].sqrt()
+        tol = rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
+        mistakes = one_shot_mistakes(x, e, ab[t], ab[t - 1])
+        out = call_reader(fn, (x_t.clone(), t, eps.clone(), fresh()), EXERCISE, case, HINT_ONE_SHOT)
+        got = read_tensor(out, shape, "x0_hat", EXERCISE, case)
         if not within(got, expected, tol):
-            hint = name_the_mistake(got, tol, one_shot_mistakes(x, e, ab), HINT_ONE_SHOT)
+            hint = name_the_mistake(got, expected, tol, mistakes, with_note(HINT_ONE_SHOT, note))
             raise CheckFailed(EXERCISE, case, first_mismatch("x0_hat", got, expected, tol), hint)
     return CheckResult(EXERCISE, len(cases))

@@ -8,16 +8,19 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _q_sample
-from ._cases import book_schedule, describe, image_cases, seeded_images
+from ._cases import seeded_images
 from ._harness import (
     CheckFailed,
     CheckResult,
     Mistakes,
     call_reader,
     first_mismatch,
+    image_checks,
     name_the_mistake,
     read_tensor,
     require_callable,
+    rounding_tolerance,
+    with_note,
     within,
 )
 from .coefficients import HINT_ALPHA_BAR
@@ -29,14 +32,15 @@ HINT_Z_AT_1 = (
 )
 
 
-def step_and_mistakes(x: Tensor, t: int, eps: Tensor, s: Schedule, z: Tensor) -> tuple[Tensor, Mistakes]:
-    """The reference x_{t-1} and what each named mistake gives instead, in float64."""
+def step_and_mistakes(x: Tensor, t: int, eps: Tensor, s: Schedule, z: Tensor) -> tuple[Tensor, Tensor, Mistakes]:
+    """The reference x_{t-1}, its tolerance and what each named mistake gives instead, in float64."""
     x, eps, z = x.double(), eps.double(), z.double()
     a, ab, b = s.alpha.double()[t], s.alpha_bar.double()[t], s.beta.double()[t]
     scale, coef, sigma = 1 / a.sqrt(), b / (1 - ab).sqrt(), b.sqrt()
     keep = 1.0 if t > 1 else 0.0
     mean = scale * (x - coef * eps)
     expected = mean + keep * sigma * z
+    tol = rounding_tolerance((scale * x).abs() + (scale * coef * eps).abs() + (sigma * z).abs(), b, a)
     mistakes = [
         (mean + sigma * z, HINT_Z_AT_1),
         ((x - coef * eps) / ab.sqrt() + keep * sigma * z, HINT_ALPHA_BAR),
@@ -47,11 +51,7 @@ def step_and_mistakes(x: Tensor, t: int, eps: Tensor, s: Schedule, z: Tensor) ->
         (scale * (x + coef * eps) + keep * sigma * z, "the step removes predicted noise: subtract the eps term"),
         (mean, "for t > 1 the step adds fresh noise sigma_t * z; only the last step (t = 1) skips it"),
     ]
-    return expected, mistakes
-
-
-def step_tolerance(expected: Tensor) -> Tensor:
-    return 1e-4 * (1 + expected.abs())
+    return expected, tol, mistakes
 
 
 def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
@@ -59,30 +59,32 @@ def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckR
 
     :math:`x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\epsilon\big)
     + \sigma_t z` with :math:`\sigma_t = \sqrt{\beta_t}`, and no noise at t = 1: the check
-    passes a nonzero ``z`` at t = 1 too, and the step must ignore it there. Cases:
-    t = 500, 950, 50, 2, 1, T - 1 and T on one image (1, 8, 8), then t = 800 and t = 1 on a
-    batch (3, 1, 8, 8) with an int ``t``; inputs are seeded. Tolerance 1e-4 (relative and
-    absolute).
+    passes a nonzero ``z`` at t = 1 too, and the step must ignore it there. The posterior-mean
+    form (DDPM eq. 7, the coefficients of :math:`\hat x_0` and :math:`x_t`) passes as well.
+    Cases: t = 500, 950, 50, 2, 1, T - 1 and T on one image (1, 8, 8), then t = 800 and t = 1
+    on a batch (3, 1, 8, 8) with an int ``t``, then t = 7 on a short schedule T = 10 (a function
+    that uses a global schedule fails it); inputs are seeded. The expected values are computed
+    first, from a copy of the schedule the function never sees. Tolerance: float32 rounding
+    (``_harness.rounding_tolerance``).
 
     Raises:
         CheckFailed: at the first wrong value, with a hint (the lesson's mistakes are named).
-        ValueError: if ``fn`` is not callable.
+        ValueError: if ``fn`` is not callable or the schedule is not a Schedule.
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s = book_schedule() if schedule is None else schedule
-    cases = image_cases(s, (500, 950, 50, 2, 1, s.T - 1, s.T))
-    for k, (t, shape) in enumerate(cases):
+    cases = image_checks(schedule, lambda T: (500, 950, 50, 2, 1, T - 1, T))
+    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
         x0, eps, z = seeded_images(100 + k, shape)
         x_t = _q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
-        case = describe(t, shape)
-        args = (x_t.clone(), t, eps.clone(), s, z.clone())
+        expected, tol, mistakes = step_and_mistakes(x_t, t, eps, s, z)
+        args = (x_t.clone(), t, eps.clone(), fresh(), z.clone())
         out = call_reader(fn, args, EXERCISE, case, f"fn(x_t, t, eps, schedule, z) should compute {REVERSE_FORMULA}")
         got = read_tensor(out, shape, "x_{t-1}", EXERCISE, case)
-        expected, mistakes = step_and_mistakes(x_t, t, eps, s, z)
-        tol = step_tolerance(expected)
         if not within(got, expected, tol):
-            hint = name_the_mistake(got, tol, mistakes, f"compare term by term with {REVERSE_FORMULA}")
+            hint = name_the_mistake(
+                got, expected, tol, mistakes, with_note(f"compare term by term with {REVERSE_FORMULA}", note)
+            )
             raise CheckFailed(EXERCISE, case, first_mismatch("x_{t-1}", got, expected, tol), hint)
     return CheckResult(EXERCISE, len(cases))

@@ -3,6 +3,7 @@ confusing errors found by hostile-but-fair testing, each by name, then Hypothesi
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 
@@ -396,7 +397,7 @@ THREE = torch.zeros(3, 1, 8, 8)
         (lambda: pg.x0_hat_rows({5: THREE}, [0], ["a", "b"]), ValueError, "got 2 row_labels for 1 images"),
         (lambda: pg.sample_pairs(THREE, THREE[:2], list("abc"), list("abc")), ValueError, "need 3 nearest images"),
         (lambda: pg.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "got 2 top_titles for 3"),
-        (lambda: pg.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B >= 1"),
+        (lambda: pg.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B, H, W >= 1"),
         (lambda: pg.sample_pairs([1], THREE, [], []), TypeError, "samples must be a torch.Tensor"),
     ],
 )
@@ -447,3 +448,88 @@ def test_survival_plot_draws_or_refuses_clearly(start_t, same_class, rms, as_arr
     assert n >= 1 and len(same_class) == len(rms) == n
     assert all(type(v) in (float, int) and 0 <= v <= 1 for v in list(same_class))
     assert [round(y, 9) for y in fig.axes[0].lines[0].get_ydata()] == [round(100 * v, 9) for v in list(same_class)]
+
+
+# --- Hypothesis over every plot helper: any one argument replaced by an odd value ---------------
+
+
+def plot_examples() -> dict[str, tuple]:
+    """Each plot helper with arguments that draw, by parameter name: the call the odd values are put into."""
+    s = cosine_schedule(50)
+    g = seeded(0)
+    three = torch.randn(3, 1, 8, 8, generator=g)
+    snaps = {50: three[0], 25: three[1], 0: three[2]}
+    calls = {
+        "show_image": (plots.show_image, three[0], "x"),
+        "image_row": (plots.image_row, list(three), ["a", "b", "c"]),
+        "image_grid": (plots.image_grid, list(three), None, 2),
+        "trajectory_strip": (plots.trajectory_strip, snaps, snaps),
+        "coefficient_panels": (plots.coefficient_panels, s),
+        "error_gain_plot": (plots.error_gain_plot, s, [10]),
+        "schedule_plot": (plots.schedule_plot, s),
+        "sample_pairs": (pg.sample_pairs, three, three, list("abc"), list("def"), 2),
+        "x0_hat_rows": (pg.x0_hat_rows, {50: three, 0: three}, [0, 2], ["p", "q"]),
+        "decision_plot": (
+            pg.decision_plot,
+            torch.rand(51, 3, generator=g),
+            torch.rand(51, 3, 4, generator=g).softmax(-1),
+            torch.tensor([5, 9, 2]),
+            torch.tensor([7, 9, 3]),
+        ),
+        "weight_sharing_plot": (pg.weight_sharing_plot, s, 1 + 9 * torch.rand(51, 3, generator=g)),
+        "cost_plot": (pg.cost_plot, [1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}),
+        "fewer_steps_figure": (
+            pg.fewer_steps_figure,
+            [1, 10],
+            {"a": [0.1, 1.0]},
+            {"a": [0.5, 0.0]},
+            [0.5, 1.0],
+            {"a": [list(three[:2]), list(three[:2])]},
+            2,
+        ),
+        "loss_curve": (pt.loss_curve, [(1, 0.5), (2, 0.4)]),
+        "image_bands": (pt.image_bands, {"a": three, "b": three[:1]}, 2),
+        "error_per_t": (pt.error_per_t, [1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5),
+        "quality_vs_steps": (
+            pt.quality_vs_steps,
+            {"a": [1, 2]},
+            {"a": [3.0, 2.0]},
+            {"a": [0.1, 0.2]},
+            {"r": (1.0, 0.1)},
+        ),
+        "survival_plot": (pt.survival_plot, [100, 200], [0.9, 0.5], [0.1, 0.2]),
+    }
+    return {name: (fn, dict(inspect.signature(fn).bind(*args).arguments)) for name, (fn, *args) in calls.items()}
+
+
+def test_every_plot_helper_has_an_example_that_draws():
+    from test_plots import plot_helpers
+
+    examples = plot_examples()
+    assert sorted(examples) == sorted(plot_helpers()), "a plot helper without an example here"
+    for name, (fn, kwargs) in examples.items():
+        assert fn(**kwargs).axes, name
+        plt.close("all")
+
+
+odd_values = st.one_of(
+    st.sampled_from([None, "a", -1, 0, 1.5, float("nan"), float("inf"), True, [], {}, (), [[]], {"a": []}, object()]),
+    st.builds(torch.zeros, st.lists(st.integers(0, 3), max_size=4).map(tuple)),
+    st.builds(lambda n: torch.full((n,), float("nan")), st.integers(0, 3)),
+    st.builds(np.zeros, st.lists(st.integers(0, 3), max_size=3).map(tuple)),
+    st.lists(st.one_of(st.integers(-2, 60), st.floats(allow_nan=True), st.none()), max_size=3),
+)
+
+
+@PROPERTY
+@given(name=st.sampled_from(sorted(plot_examples())), which=st.integers(0, 10), odd=odd_values)
+def test_every_plot_helper_draws_or_names_the_odd_argument(name, which, odd):
+    plt.close("all")
+    fn, kwargs = plot_examples()[name]
+    param = sorted(kwargs)[which % len(kwargs)]
+    try:
+        fig = fn(**{**kwargs, param: odd})
+    except (TypeError, ValueError) as err:
+        assert param in str(err), f"{name}({param}={odd!r}) raised without naming {param}: {err}"
+        return
+    assert fig.axes, f"{name}({param}={odd!r}) returned a figure with nothing drawn"

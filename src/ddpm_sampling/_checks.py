@@ -114,9 +114,9 @@ def timesteps(values: object, low: int, high: int, name: str) -> list[int]:
     """An iterable of int timesteps in ``low..high`` (a list, a range or a 1-d integer tensor), as a list."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be an iterable of int timesteps, got {describe(values)}")
+    if getattr(values, "ndim", 1) != 1:  # a tensor or a NumPy array
+        raise ValueError(f"{name} must be a 1-d tensor of timesteps, got shape {tuple(values.shape)}")
     if isinstance(values, Tensor):
-        if values.dim() != 1:
-            raise ValueError(f"{name} must be a 1-d tensor of timesteps, got shape {tuple(values.shape)}")
         values = list(values)
     return [timestep(t, low, high, f"{name}[{i}]") for i, t in enumerate(values)]
 

@@ -158,6 +158,8 @@ def _images(images: object, name: str = "images") -> list:
             raise ValueError(f"{name} must be a sequence of images, got a tensor of shape {tuple(images.shape)}")
         images = list(images)
     if isinstance(images, np.ndarray):
+        if images.ndim < 3:
+            raise ValueError(f"{name} must be a sequence of images, got an array of shape {images.shape}")
         images = list(images)
     if not isinstance(images, (list, tuple)):
         raise TypeError(f"{name} must be a list of images, got {check.describe(images)}")
@@ -466,6 +468,7 @@ input[type=range].anim-slider { max-width: 100%; }
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
     r"""Two panels over t = 0..T: the signal and noise fractions :math:`\bar\alpha_t` and
     :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis. ``axes``: two."""
+    check.schedule(schedule)
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     t = torch.arange(schedule.T + 1).numpy()

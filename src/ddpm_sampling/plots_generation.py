@@ -109,8 +109,8 @@ def sample_pairs(
     ncols = check.count(ncols, "ncols")
     for x, name in ((samples, "samples"), (nearest, "nearest")):
         check.tensor(x, name)
-        if x.dim() != 4 or x.shape[0] == 0:
-            raise ValueError(f"{name} must be a batch (B, 1, H, W) with B >= 1, got shape {tuple(x.shape)}")
+        if x.dim() != 4 or min(x.shape) == 0:
+            raise ValueError(f"{name} must be a batch (B, 1, H, W) with B, H, W >= 1, got shape {tuple(x.shape)}")
     n = samples.shape[0]
     if nearest.shape != samples.shape:
         raise ValueError(f"need {n} nearest images of shape {tuple(samples.shape)}, got {tuple(nearest.shape)}")

@@ -136,6 +136,33 @@ def bench_ideal(repeat: int) -> None:
     )
 
 
+def bench_unet(repeat: int) -> None:
+    """The trained U-Net's forward pass in GFLOP/s (its FLOPs counted by torch), beside a float32
+    matmul's rate on the same threads: how near the network runs to what the CPU can do."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ddpm_sampling import load_pretrained
+
+    model = load_pretrained()
+    print("## the trained U-Net's forward pass")
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    t_mm = best_of(lambda: a @ b, repeat * 5)
+    mm_rate = 2 * 1024**3 / t_mm / 1e9
+    for batch in (1, 8, 16):
+        x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(x, 500)
+        flops = counter.get_total_flops()
+        with torch.no_grad():
+            t = best_of(lambda x=x: model(x, 500), repeat * 4)
+        print(
+            f"batch {batch:2d}: {flops / batch / 1e6:.0f} MFLOP per image, {t / batch * 1e3:.2f} ms per image, "
+            f"{flops / t / 1e9:.1f} GFLOP/s ({flops / t / 1e9 / mm_rate:.0%} of a 1024 x 1024 matmul's "
+            f"{mm_rate:.1f} GFLOP/s)"
+        )
+
+
 def make_book(src: Path, label: str) -> tuple[float, int]:
     """``make book`` in ``src`` with this venv; return seconds and the number of chapters executed."""
     env = dict(os.environ, FASHION_MNIST_ROOT=os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data")))
@@ -290,6 +317,7 @@ def main() -> None:
         return
     bench_sampler(args.repeat)
     bench_ideal(args.repeat)
+    bench_unet(args.repeat)
     if args.book:
         bench_chapters()
         bench_book()

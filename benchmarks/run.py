@@ -1,10 +1,14 @@
 """Performance figures for the package and the book, as ratios measured in one process.
 
-    python benchmarks/run.py           # the package: a few seconds to a minute
-    python benchmarks/run.py --book    # also the book's cold and unchanged builds (minutes)
+    python benchmarks/run.py                  # the package: a few seconds to a minute
+    python benchmarks/run.py --chapters       # each chapter executed alone against one import (minutes)
+    python benchmarks/run.py --chapters trained cost   # only these chapters
+    python benchmarks/run.py --book           # the package, every chapter, then the book's builds
 
 Goals: ddpm_sample at most 1.3x a minimal loop with every coefficient precomputed; a batch of
-64 at least 5x faster per image than 64 single calls; ``make book`` from a fresh cache at most
+64 at least 5x faster per image than 64 single calls; each chapter's execution (a fresh kernel,
+its cells, as the build runs it beside another chapter: one torch thread) at most 8 times the
+time to import torch, torchvision and the package; ``make book`` from a fresh cache at most
 2.5 times (chapters with code x the time to import torch, torchvision and the package, measured
 in the same run), an unchanged rebuild executing nothing and a change under src/ re-executing
 every chapter.
@@ -132,6 +136,33 @@ def bench_ideal(repeat: int) -> None:
     )
 
 
+def bench_unet(repeat: int) -> None:
+    """The trained U-Net's forward pass in GFLOP/s (its FLOPs counted by torch), beside a float32
+    matmul's rate on the same threads: how near the network runs to what the CPU can do."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ddpm_sampling import load_pretrained
+
+    model = load_pretrained()
+    print("## the trained U-Net's forward pass")
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    t_mm = best_of(lambda: a @ b, repeat * 5)
+    mm_rate = 2 * 1024**3 / t_mm / 1e9
+    for batch in (1, 8, 16):
+        x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(x, 500)
+        flops = counter.get_total_flops()
+        with torch.no_grad():
+            t = best_of(lambda x=x: model(x, 500), repeat * 4)
+        print(
+            f"batch {batch:2d}: {flops / batch / 1e6:.0f} MFLOP per image, {t / batch * 1e3:.2f} ms per image, "
+            f"{flops / t / 1e9:.1f} GFLOP/s ({flops / t / 1e9 / mm_rate:.0%} of a 1024 x 1024 matmul's "
+            f"{mm_rate:.1f} GFLOP/s)"
+        )
+
+
 def make_book(src: Path, label: str) -> tuple[float, int]:
     """``make book`` in ``src`` with this venv; return seconds and the number of chapters executed."""
     env = dict(os.environ, FASHION_MNIST_ROOT=os.environ.get("FASHION_MNIST_ROOT", str(ROOT / "data")))
@@ -147,16 +178,84 @@ def make_book(src: Path, label: str) -> tuple[float, int]:
     return seconds, int(found.group(1)) if found else 0
 
 
-def import_seconds(repeat: int = 3) -> float:
+def import_seconds(repeat: int = 3, threads: int | None = None) -> float:
     """The median time of a fresh Python importing torch, torchvision and the package: what every
     chapter's kernel pays before its first line, and what no build can avoid."""
     code = "import torch, torchvision, ddpm_sampling"
+    env = dict(os.environ) if threads is None else dict(os.environ, OMP_NUM_THREADS=str(threads))
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
         times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
+
+
+def execute_chapter(path: Path, threads: int, timeout: int = 1200) -> float:
+    """Seconds to execute one chapter in a fresh kernel, from kernel start to its last cell, as the
+    build does (``book/`` the working directory, ``threads`` torch threads); a failing cell raises."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(path)
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernel inherits it
+    try:
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
+        t0 = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - t0
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+
+
+def chapter_figures(names: list[str] | None = None, threads: int = 1) -> dict:
+    """Each chapter with code executed alone, one after the other, against the import time of one
+    kernel measured in the same run (median of 3 before the chapters and 3 after).
+
+    Returns ``{"import_s": s, "chapters": {name: {"seconds": s, "ratio": s / import_s}}}``; the
+    goal is a ratio of at most :data:`CHAPTER_GOAL` for every chapter.
+    """
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from execute_chapters import code_chapters
+
+    chapters = code_chapters(ROOT)
+    known = [p.stem for p in chapters]
+    if names:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(f"no chapter with code is called {', '.join(unknown)}; they are: {', '.join(known)}")
+        chapters = [p for p in chapters if p.stem in names]
+    before = import_seconds(threads=threads)
+    seconds = {}
+    for path in chapters:
+        seconds[path.stem] = execute_chapter(path, threads)
+        print(f"  {path.stem}: {seconds[path.stem]:.1f} s", flush=True)
+    imports = (before + import_seconds(threads=threads)) / 2
+    return {
+        "import_s": imports,
+        "chapters": {name: {"seconds": s, "ratio": s / imports} for name, s in seconds.items()},
+    }
+
+
+CHAPTER_GOAL = 8.0
+
+
+def bench_chapters(names: list[str] | None = None, threads: int = 1) -> dict:
+    print(f"## each chapter executed alone in a fresh kernel, {threads} torch thread(s), against one import")
+    figures = chapter_figures(names, threads)
+    imports = figures["import_s"]
+    print(f"import torch, torchvision, ddpm_sampling: {imports:.2f} s (median of 3, before and after the chapters)")
+    print(f"{'chapter':<28} {'seconds':>8} {'x import':>9}  (goal <= {CHAPTER_GOAL:g}x)")
+    for name, row in figures["chapters"].items():
+        flag = "" if row["ratio"] <= CHAPTER_GOAL else "  over the goal"
+        print(f"{name:<28} {row['seconds']:8.1f} {row['ratio']:8.2f}x{flag}")
+    return figures
 
 
 def bench_book() -> None:
@@ -190,7 +289,16 @@ def bench_book() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--book", action="store_true", help="also time make book: cold, unchanged, after a change")
+    parser.add_argument(
+        "--book", action="store_true", help="also every chapter alone, then make book: cold, unchanged, after a change"
+    )
+    parser.add_argument(
+        "--chapters",
+        nargs="*",
+        metavar="NAME",
+        default=None,
+        help="only the chapters' execution against one import: all chapters with code, or those named",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the fastest counts")
     parser.add_argument(
         "--threads",
@@ -204,9 +312,14 @@ def main() -> None:
             raise SystemExit(f"--threads = {args.threads} is outside the valid range: an int >= 1")
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    if args.chapters is not None:
+        bench_chapters(args.chapters or None)
+        return
     bench_sampler(args.repeat)
     bench_ideal(args.repeat)
+    bench_unet(args.repeat)
     if args.book:
+        bench_chapters()
         bench_book()
 
 

@@ -113,6 +113,7 @@ def book_html() -> Path:
 BUILDS = ("book_html", "failed_build", "built_twice", "tiny_book")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         build = next((name for name in BUILDS if name in getattr(item, "fixturenames", ())), None)

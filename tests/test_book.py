@@ -61,6 +61,9 @@ def tiny_book(root: Path, chapters: dict[str, str]) -> Path:
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     for name, body in chapters.items():
         (root / "book" / f"{name}.md").write_text(f"---\n{HEADER}---\n\n{body}")
+    (root / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0.1.0"\n')  # the package the
+    (root / "src" / "tiny").mkdir(parents=True)  # notebooks install, at the commit that last changed it
+    (root / "src" / "tiny" / "__init__.py").write_text("")
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
     env["GIT_COMMITTER_EMAIL"] = "t@t"
     for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "a tiny book"]):

@@ -101,7 +101,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 test: venv data lint
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest
 
 FORCE:
 

@@ -146,6 +146,14 @@ def mode_context(request, browser, site):
     context.close()
 
 
+def visit(page, url: str) -> None:
+    """Open ``url`` and wait until the page has stopped loading anything (MathJax fetches its
+    fonts after the load event): leaving a page earlier aborts those requests, which would be
+    reported as failed requests of a page that has no fault."""
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+
+
 def site_pages(html: Path) -> list[str]:
     """Every html page of the site, relative to its root (theme templates, reports and the
     root's redirect excluded)."""
@@ -220,7 +228,7 @@ def test_every_page_in_light_and_dark(mode_context, site, book_html):
     problems = []
     for rel in pages:
         watch.clear()
-        page.goto(urljoin(site, rel), wait_until="load")
+        visit(page, urljoin(site, rel))
         page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
         report = page.evaluate(INSPECT)
         page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
@@ -297,7 +305,7 @@ def test_every_page_fits_a_phone(phone_context, site, book_html):
     problems, scaled = [], 0
     for rel in site_pages(book_html):
         watch.clear()
-        page.goto(urljoin(site, rel), wait_until="load")
+        visit(page, urljoin(site, rel))
         page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
         report = page.evaluate(PHONE_INSPECT)
         page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
@@ -335,7 +343,7 @@ def test_text_column_is_as_wide_as_the_figures_assume(light_page, site, book_htm
     assert chapters, "no chapter page"
     widths = {}
     for rel in chapters:
-        page.goto(urljoin(site, rel), wait_until="load")
+        visit(page, urljoin(site, rel))
         widths[rel] = page.evaluate(COLUMN_WIDTH)
     narrow = {rel: w for rel, w in widths.items() if w < PAGE_WIDTH_PX}
     assert not narrow, f"text column narrower than {PAGE_WIDTH_PX} px in a {DESKTOP['width']} px window: {narrow}"

@@ -89,9 +89,9 @@ def error_per_t(
     data's standard deviation (the error of predicting the mean image)."""
     timesteps = _step_counts(timesteps, "timesteps")
     n = len(timesteps)
-    eps_rms = _numbers(eps_rms, "eps_rms", positive=True, length=n)
-    x0_rms = _numbers(x0_rms, "x0_rms", positive=True, length=n)
-    gain = _numbers(gain, "gain", positive=True, length=n)
+    eps_rms = _numbers(eps_rms, "eps_rms", positive=True, length=n, per="timesteps")
+    x0_rms = _numbers(x0_rms, "x0_rms", positive=True, length=n, per="timesteps")
+    gain = _numbers(gain, "gain", positive=True, length=n, per="timesteps")
     assumed = check.positive(assumed, "assumed", ": an RMS error on a log axis")
     data_std = check.positive(data_std, "data_std", ": a standard deviation on a log axis")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
@@ -130,10 +130,15 @@ def quality_vs_steps(
     names = list(_series(steps, "steps"))
     steps = {n: _step_counts(steps[n], f"steps[{n!r}]") for n in names}
     frechet, imbalance = _series(frechet, "frechet", names), _series(imbalance, "imbalance", names)
-    frechet = {n: _numbers(frechet[n], f"frechet[{n!r}]", positive=True, length=len(steps[n])) for n in names}
-    imbalance = {n: _numbers(imbalance[n], f"imbalance[{n!r}]", length=len(steps[n])) for n in names}
+    frechet = {
+        n: _numbers(frechet[n], f"frechet[{n!r}]", positive=True, length=len(steps[n]), per=f"steps[{n!r}]")
+        for n in names
+    }
+    imbalance = {
+        n: _numbers(imbalance[n], f"imbalance[{n!r}]", length=len(steps[n]), per=f"steps[{n!r}]") for n in names
+    }
     references = {
-        name: tuple(_numbers(pair, f"references[{name!r}]", length=2))
+        name: tuple(_numbers(pair, f"references[{name!r}]", length=2, per="the pair (Frechet distance, imbalance)"))
         for name, pair in _series(references, "references", most=2).items()
     }
     if any(fd <= 0 for fd, _ in references.values()):
@@ -163,10 +168,10 @@ def survival_plot(
 ) -> Figure:
     """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
     start_t = _step_counts(start_t, "start_t")
-    same_class = _numbers(same_class, "same_class", length=len(start_t))
+    same_class = _numbers(same_class, "same_class", length=len(start_t), per="start_t")
     if any(not 0 <= s <= 1 for s in same_class):
         raise ValueError(f"same_class = {same_class} must hold fractions in [0, 1]")
-    rms = _numbers(rms, "rms", length=len(start_t))
+    rms = _numbers(rms, "rms", length=len(start_t), per="start_t")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])

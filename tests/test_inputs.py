@@ -873,7 +873,7 @@ def test_respaced_timesteps_and_schedule(T, num_steps):
 @FEW
 @given(data=st.data())
 def test_sample_with_trace_and_decided_at_read_their_arguments(data):
-    from ddpm_sampling.ideal import decided_at, sample_with_trace
+    from ddpm_sampling.trace import decided_at, sample_with_trace
 
     s = schedule_of((10, 0.008, 0.999))
     denoiser = ideal_denoiser(images((3, 1, 2, 2)), s)

@@ -68,6 +68,21 @@ def coefficient_case(s: Schedule, fresh: Callable[[], Schedule], t: int | Tensor
     return Case(name, (fresh(), t), tuple(expected))
 
 
+def coefficient_cases(schedule: object) -> list[Case]:
+    """Each t as an int, then all at once as a tensor, then a short schedule (see :func:`check_coefficients`)."""
+    s, fresh = pristine(schedule)
+    if s.T < 3:
+        raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
+    ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
+    short, fresh_short = pristine(short_schedule())
+    cases = [coefficient_case(s, fresh, t, f"t = {t}", "") for t in ts]
+    cases.append(coefficient_case(s, fresh, torch.tensor(ts), f"t = torch.tensor({ts}) (all at once)", ""))
+    cases.append(
+        coefficient_case(short, fresh_short, SHORT_t, f"t = {SHORT_t} on a short schedule T = {SHORT_T}", HINT_GLOBAL)
+    )
+    return cases
+
+
 def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(schedule, t) -> (scale, eps_coef, sigma)`` against ``ddpm_sampling.reverse_coefficients``.
 
@@ -92,14 +107,4 @@ def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckR
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s, fresh = pristine(schedule)
-    if s.T < 3:
-        raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
-    ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
-    short, fresh_short = pristine(short_schedule())
-    cases = [coefficient_case(s, fresh, t, f"t = {t}", "") for t in ts]
-    cases.append(coefficient_case(s, fresh, torch.tensor(ts), f"t = torch.tensor({ts}) (all at once)", ""))
-    cases.append(
-        coefficient_case(short, fresh_short, SHORT_t, f"t = {SHORT_t} on a short schedule T = {SHORT_T}", HINT_GLOBAL)
-    )
-    return run_cases(EXERCISE, fn, cases, HINT_CALL)
+    return run_cases(EXERCISE, fn, coefficient_cases(schedule), HINT_CALL)

@@ -18,11 +18,8 @@ from ddpm_sampling import WeightsError, cosine_schedule, noisy_model, plots, tar
 from ddpm_sampling import plots_generation as pg
 from ddpm_sampling import plots_trained as pt
 from ddpm_sampling.classifier import Classifier
-from ddpm_sampling.evaluate import (
-    evaluate,
-    frechet_distance_gaussians,
-    nearest_training,
-)
+from ddpm_sampling.evaluate import evaluate
+from ddpm_sampling.metrics import frechet_distance_gaussians, nearest_training
 from ddpm_sampling.pretrained import WEIGHTS_DIR, load_pretrained
 from ddpm_sampling.schedule import Schedule
 

@@ -187,7 +187,7 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
 
     Left: the two numbers of the schedule in its weights, :math:`\\sqrt{\\bar\\alpha_t}` and the
     denominator :math:`2(1-\\bar\\alpha_t)`, against t. Right: the effective number of training
-    images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.ideal.Trace`,
+    images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.trace.Trace`,
     one line per sample, on a log axis.
     """
     check.schedule(schedule)
@@ -229,7 +229,7 @@ def decision_plot(
 
     Left: over t, one line per sample, the total weight of the sample's final class (the class
     heaviest at t = 1 in ``class_weight``, (T + 1, B, K)) and the weight of the heaviest training
-    image (``top_weight``, (T + 1, B)), both from a :class:`~ddpm_sampling.ideal.Trace`; a dotted
+    image (``top_weight``, (T + 1, B)), both from a :class:`~ddpm_sampling.trace.Trace`; a dotted
     line marks ``threshold``. Right: per sample, the t from which on its class (``class_decided``,
     (B,)) and one training image (``image_decided``, (B,)) hold more than ``threshold``.
     """

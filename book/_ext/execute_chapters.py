@@ -39,27 +39,20 @@ ROOT = Path(__file__).resolve().parents[2]
 def toc_chapters(root: Path) -> list[Path]:
     """The files of ``_toc.yml``, in order, as paths to their ``.md`` sources."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
 
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("chapters", []) + entry.get("sections", []))
+    def files(entries: list[dict]) -> list[str]:
+        return [f for e in entries for f in [e.get("file"), *files(e.get("chapters", []) + e.get("sections", []))] if f]
 
-    for part in toc.get("parts", [toc]):
-        walk(part.get("chapters", []))
-    return [root / f"{f}.md" for f in files]
+    return [root / f"{f}.md" for f in [toc["root"], *files(toc.get("parts", [toc]))]]
 
 
 def code_chapters(root: Path) -> list[Path]:
     """The chapters that are notebooks with at least one code cell."""
-    found = []
-    for path in toc_chapters(root):
-        text = path.read_text()
-        if text.startswith("---\njupytext:") and "```{code-cell}" in text:
-            found.append(path)
-    return found
+    return [
+        p
+        for p in toc_chapters(root)
+        if p.read_text().startswith("---\njupytext:") and "```{code-cell}" in p.read_text()
+    ]
 
 
 def times_timing(path: Path) -> bool:
@@ -130,16 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         f"then {len(alone)} alone",
         flush=True,
     )
-    before = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernels inherit it
-    try:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(runner.run, together))
-    finally:
-        if before is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = before
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(runner.run, together))
     for path in alone:
         runner.run(path)
     times_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1072,10 +1072,9 @@ def test_the_site_names_the_commit_built_and_says_when_the_package_is_not_the_on
 
     said = []
     monkeypatch.setattr(nd, "logger", SimpleNamespace(info=lambda message, *args: said.append(message % args)))
-    site = rn.Site.make(tmp_path, REPO, "dev")
 
     def built() -> str:
-        return nd.built_ref(SimpleNamespace(srcdir=str(tmp_path)), site)  # a new build each time
+        return nd.built_ref(tmp_path, "dev")
 
     assert built() == "dev" and "git does not say what is built; naming dev" in said.pop()
     head = commit_as_a_checkout(tmp_path)

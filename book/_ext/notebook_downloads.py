@@ -1,27 +1,18 @@
 """Sphinx extension: every chapter with code offers its notebooks, made for readers, from its page.
 
-For each page that is a notebook the HTML build writes, with ``reader_notebooks.py``:
-
-``_sources/<docname>.ipynb``
-    the executed notebook: the page's code with its outputs and figures, its prose in plain
-    Markdown with every glued number in place (also those glued by another chapter).
-    sphinx-book-theme's download button (".ipynb") offers a file of this name: the theme
-    copies myst-nb's executed notebook there while it writes the page, and this extension
-    writes the reader's notebook over it when the build ends.
-``_sources/<docname>-student.ipynb`` (chapters with worked solutions)
-    the student notebook: a TODO skeleton in place of each solution, no outputs.
-
-Both install the package, where it is missing, pinned to the version of the repository that
-is built (its tag if HEAD has one, else the commit; ``repository.branch`` outside a git
-checkout): a notebook downloaded today keeps working when the branch moves on. Under its title
-each chapter with code gets a box (``div.nb-downloads``) with relative links to both and a link
-that opens the chapter's notebook in Colab: the copy committed under ``notebooks/`` at the
-version built (``make notebooks`` writes them, and the tests hold them to the chapters).
+When the HTML build ends, this writes with ``reader_notebooks.py`` the executed notebook of each
+page that is a notebook, ``_sources/<docname>.ipynb`` (the file that sphinx-book-theme's ".ipynb"
+download button offers: this writes over the theme's copy of myst-nb's notebook), and the student
+notebook of each chapter with worked solutions, ``_sources/<docname>-student.ipynb``. Both pin the
+package at the version built: HEAD's tag, else its commit (``repository.branch`` outside a git
+checkout), so that a notebook downloaded today keeps working when the branch moves on. Under its
+title each chapter with code gets a box (``div.nb-downloads``) with relative links to both and
+Colab's link to the chapter's notebook committed under ``notebooks/`` at that version.
 
 With ``execute_notebooks: cache``, myst-nb (1.4) renders each page from the cached, executed
-notebook, but writes the notebook it read, without outputs, to ``jupyter_execute/``: once every
-page is read, this extension puts the cached outputs into those copies, which the notebooks for
-readers and the tests read.
+notebook but writes the notebook it read, without outputs, to ``jupyter_execute/``: once every
+page is read, this puts the cached outputs into those copies, which the notebooks above and the
+tests read.
 """
 
 from __future__ import annotations
@@ -62,34 +53,32 @@ def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
                 logger.warning(f"{path.name}: no cached execution to put into {path}", type="cached_outputs")
 
 
-def book(app: Sphinx) -> tuple[rn.Site, dict]:
-    """The book's site and its chapters with code (by docname), read once per build."""
+def book(app: Sphinx) -> tuple[rn.Site, dict, str]:
+    """The book's site, its chapters with code (by docname) and the version built, read once per build."""
     if not hasattr(app, "_nb_book"):
-        app._nb_book = rn.Site.from_config(Path(app.srcdir)), rn.chapters(Path(app.srcdir))
+        site = rn.Site.from_config(Path(app.srcdir))
+        app._nb_book = site, rn.chapters(Path(app.srcdir)), built_ref(Path(app.srcdir), site.branch)
     return app._nb_book
 
 
-def built_ref(app: Sphinx, site: rn.Site) -> str:
-    """The version of the repository that is built (see the module's docstring), said once per build."""
-    if not hasattr(app, "_nb_built_ref"):
-        root = Path(app.srcdir)
-        app._nb_built_ref = rn.commit_ref(root)
-        if app._nb_built_ref is None:
-            app._nb_built_ref = site.branch
-            logger.info("notebook downloads: git does not say what is built; naming %s", site.branch)
-        elif changes := rn.package_changes(root):
-            logger.info(
-                "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
-                "the Colab links name %s, the package as committed, not as built",
-                ", ".join(changes[:5]),
-                app._nb_built_ref,
-            )
-    return app._nb_built_ref
+def built_ref(root: Path, branch: str) -> str:
+    """The version of the repository at ``root`` that is built (see the module's docstring)."""
+    ref = rn.commit_ref(root)
+    if ref is None:
+        logger.info("notebook downloads: git does not say what is built; naming %s", branch)
+    elif changes := rn.package_changes(root):
+        logger.info(
+            "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
+            "the Colab links name %s, the package as committed, not as built",
+            ", ".join(changes[:5]),
+            ref,
+        )
+    return ref or branch
 
 
 def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Put the notebooks' links under the title of each chapter with code."""
-    site, chapters = book(app)
+    site, chapters, ref = book(app)
     chapter = chapters.get(docname) if app.builder.format == "html" else None
     if chapter is None:
         return
@@ -106,7 +95,7 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
         )
     else:
         links += "the executed notebook</a> (this page's code with its outputs)."
-    colab = site.colab(built_ref(app, site), f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}")
+    colab = site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}")
     which = "the student notebook" if exercise else "this chapter's notebook"
     if colab:
         links += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
@@ -125,10 +114,9 @@ def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
     of every chapter with worked solutions, into the HTML output."""
     if exception is not None or app.builder.format != "html":
         return
-    out, (site, chapters) = Path(app.outdir), book(app)
+    out, (site, chapters, ref) = Path(app.outdir), book(app)
     executed_dir = out.parent / "jupyter_execute"
-    glued = rn.glue_loader(executed_dir)
-    package = site.requirement(built_ref(app, site))
+    glued, package = rn.glue_loader(executed_dir), site.requirement(ref)
     for docname in sorted(app.env.found_docs):
         executed_path = executed_dir / f"{docname}.ipynb"
         if not executed_path.is_file():

@@ -150,7 +150,7 @@ class Markdown:
             if work is None:
                 raise ValueError(f"{self.docname}: cannot read the citation {content!r}")
             try:
-                works.append((*self.site.work(work["key"]), work))
+                works.append((*self.site.works[work["key"]], work))
             except KeyError:
                 raise ValueError(f"{self.docname}: cites {work['key']!r}, which is not in the bibliography") from None
         written = []

@@ -41,7 +41,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import jupytext
@@ -121,9 +121,9 @@ class Site:
         return next((line[2:].strip() for line in lines if line.startswith("# ")), posixpath.basename(docname))
 
     @cached_property
-    def _works(self) -> dict[str, tuple[int, str, str]]:
-        """Each work of the bibliography: its place in the reference list (sorted as ``citation_style.py``
-        sorts it), and its authors and year as the page cites it."""
+    def works(self) -> dict[str, tuple[int, str, str]]:
+        """Each work of the bibliography by key: its place in the reference list (sorted as
+        ``citation_style.py`` sorts it), and its authors and year as the page cites it."""
         from citation_style import author_year
         from pybtex.database import parse_file
         from pybtex.plugin import find_plugin
@@ -132,14 +132,13 @@ class Site:
         listed = find_plugin("pybtex.style.sorting", "author_year_title")().sort(entries)
         return {entry.key: (i, *author_year(entry)) for i, entry in enumerate(listed)}
 
-    def work(self, key: str) -> tuple[int, str, str]:
-        """The place, the authors and the year of the work ``key``; ``KeyError`` if the bibliography lacks it."""
-        return self._works[key]
+    def _page_with(self, pattern: str) -> str | None:
+        """The address of the first page whose text has a line that matches ``pattern``."""
+        return next((self.page(d) for d, text in self._pages.items() if re.search(pattern, text, re.MULTILINE)), None)
 
     def reference(self, key: str) -> str | None:
         """The address of the work ``key`` on the References page (the page with the ``bibliography`` directive)."""
-        directive = re.compile(r"^\s*(`{3,}|:{3,})\{bibliography\}", re.MULTILINE)
-        page = next((self.page(d) for d, text in self._pages.items() if directive.search(text)), None)
+        page = self._page_with(r"^\s*(`{3,}|:{3,})\{bibliography\}")
         if page is None or not self.cite_id:
             return page
         from docutils.nodes import make_id
@@ -148,8 +147,7 @@ class Site:
 
     def api(self, name: str) -> str | None:
         """The address of the Python object ``name`` on the page that documents it with autodoc, if one does."""
-        documented = re.compile(rf"^\s*(\.\. auto\w+::|`{{3,}}\{{auto\w+\}})\s*{re.escape(name)}\s*$", re.MULTILINE)
-        page = next((self.page(d) for d, text in self._pages.items() if documented.search(text)), None)
+        page = self._page_with(rf"^\s*(\.\. auto\w+::|`{{3,}}\{{auto\w+\}})\s*{re.escape(name)}\s*$")
         return f"{page}#{name}" if page else None
 
     def colab(self, ref: str, notebook: str) -> str | None:
@@ -300,13 +298,11 @@ def reader_notebook(
             if name in glued:
                 metadata = {k: v for k, v in glued[name].get("metadata", {}).items() if k != "scrapbook"}
                 cell.outputs.append(nbformat.v4.new_output("display_data", data=glued[name]["data"], metadata=metadata))
-    nb = copy.deepcopy(executed or chapter)
-    nb.cells = [cell for cell, _ in plain]
+    metadata = {k: v for k, v in (executed or chapter).metadata.items() if k in ("kernelspec", "language_info")}
+    nb = nbformat.v4.new_notebook(cells=[cell for cell, _ in plain], metadata=copy.deepcopy(metadata))
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
     if first_code is not None:
         nb.cells.insert(first_code, install_cell(package))
-    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
-    nb.nbformat, nb.nbformat_minor = 4, 5
     nbformat.validate(nb)
     return nb
 
@@ -320,13 +316,11 @@ def _shown(outputs: list) -> list:
 
 def glue_loader(folder: Path) -> GlueData:
     """The values each chapter glued, from myst-nb's ``<folder>/<docname>.glue.json`` (none if it has none)."""
-    cache: dict[str, Mapping] = {}
 
+    @cache
     def glued(docname: str) -> Mapping[str, Mapping]:
-        if docname not in cache:
-            path = folder / f"{docname}.glue.json"
-            cache[docname] = json.loads(path.read_text()) if path.is_file() else {}
-        return cache[docname]
+        path = folder / f"{docname}.glue.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
 
     return glued
 

@@ -60,17 +60,11 @@ def _key(script: Any) -> tuple:
 
 
 def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    scripts = context.get("script_files")
-    if not scripts:
-        return
-    seen: set[tuple] = set()
-    unique = []
+    scripts = context.get("script_files") or []
+    unique: dict[tuple, Any] = {}
     for script in scripts:
-        key = _key(script)
-        if key not in seen:
-            seen.add(key)
-            unique.append(script)
-    scripts[:] = unique  # in place: later handlers still add to the same list
+        unique.setdefault(_key(script), script)
+    scripts[:] = unique.values()  # in place: later handlers still add to the same list
 
 
 def render_accessible_pages(app: Sphinx) -> None:

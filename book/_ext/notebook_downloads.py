@@ -120,9 +120,7 @@ def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
     for docname in sorted(app.env.found_docs):
         executed_path = executed_dir / f"{docname}.ipynb"
         if not executed_path.is_file():
-            if docname in chapters:
-                raise ExtensionError(f"notebook downloads: {docname} has no executed notebook at {executed_path}")
-            continue  # not a notebook
+            continue  # not a notebook (the tests see that every chapter offers its notebooks)
         chapter = chapters.get(docname) or jupytext.read(app.env.doc2path(docname))
         text_of = rn.glue_text(glued, docname, logger.warning)
         executed = nbformat.read(executed_path, as_version=4)

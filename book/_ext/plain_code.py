@@ -65,12 +65,6 @@ def _is_guard(stmt: ast.AST) -> bool:
     return isinstance(stmt, ast.Assert)
 
 
-def _plumbing(node: ast.AST, guards: bool) -> bool:
-    if isinstance(node, ast.ImportFrom):
-        return node.module in GLUE_MODULES or any(a.name in GLUE_NAMES for a in node.names)
-    return isinstance(node, ast.Name) and node.id in GLUE_NAMES or guards and _is_guard(node)
-
-
 class _Edit:
     """Line edits on one cell's source, found from its syntax tree."""
 
@@ -108,7 +102,9 @@ class _Edit:
         """Remove or replace the plumbing in ``body`` (recursively); return whether all of ``body`` went."""
         for stmt in body:
             glued = _call(stmt)
-            if isinstance(stmt, ast.ImportFrom) and _plumbing(stmt, False):
+            if isinstance(stmt, ast.ImportFrom) and (
+                stmt.module in GLUE_MODULES or {a.name for a in stmt.names} & GLUE_NAMES
+            ):
                 kept = [] if stmt.module in GLUE_MODULES else [a for a in stmt.names if a.name not in GLUE_NAMES]
                 if kept:
                     self.replace(stmt, ast.unparse(ast.ImportFrom(stmt.module, kept, stmt.level)))
@@ -172,6 +168,8 @@ class _Edit:
             at = later[0] if later else earlier[-1] if earlier else self.imported_glue
             line = self.new.get(at, self.lines[at]) or ""
             self.new[at] = f"{PYPLOT}\n{line}" if later else f"{line}\n{PYPLOT}" if earlier else PYPLOT
+        if not self.new:
+            return self.source
         kept = [self.new.get(i, line) for i, line in enumerate(self.lines)]
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(line for line in kept if line is not None)).strip("\n")
         return text if any(line.strip() and not line.lstrip().startswith("#") for line in text.split("\n")) else None
@@ -181,14 +179,11 @@ def plain_code(source: str, live_after: set[str], block_names: set[str], guards:
     """One code cell made plain (see the module's docstring); ``live_after``: the names later cells read;
     ``guards``: whether the cell's guards go (a cell the page hides)."""
     try:
-        tree = ast.parse(source)
+        edit = _Edit(source, block_names, guards)
     except SyntaxError:  # IPython syntax (a magic): no glue to find, and it may read any name it mentions
         if re.search(r"\bglue(_figure)?\b", source):
             raise
         return PlainCode(source, [], set(re.findall(r"[A-Za-z_]\w*", source)))
-    if not any(_plumbing(node, guards) for node in ast.walk(tree)):
-        return PlainCode(source, [], _names_read(tree))
-    edit = _Edit(source, block_names, guards)
     edit.unglue(edit.tree.body)
     reads = edit.drop_dead(live_after)
     edit.plain.source = edit.result(live_after | reads)

@@ -16,13 +16,11 @@ prose's claims; each figure shown by its cell, which gets the id ``figure-<name>
     (without ``skip-execution``); a skeleton with a ``:check:`` option (e.g.
     ``check_reverse_step(reverse_step)``) is followed by a cell running that self-check.
 
-Both open with an install cell that installs the package, pinned to one commit of the
-repository, where ``ddpm_sampling`` is not importable (Colab). The book's build offers both
-for every chapter, pinned to the commit it builds (``notebook_downloads.py``). Colab opens
-notebooks only from a repository, so the notebook a reader runs there is committed under
-``notebooks/`` (the student one of an exercise), written by ``python
-book/_ext/reader_notebooks.py`` (``make notebooks``) with the values the last build glued;
-``--check`` fails when one differs from its chapter in anything but those values.
+Both open with a cell that installs the package where ``ddpm_sampling`` is not importable
+(Colab), pinned to one commit. The build offers both (``notebook_downloads.py``). Colab opens
+notebooks only from a repository: ``make notebooks`` (this script) commits the one a reader runs
+there under ``notebooks/``, with the values the last build glued; ``--check`` fails when one
+differs from its chapter in anything but those values.
 
 A committed notebook pins the package at :func:`package_ref`, the last commit that changed
 the package (``src/`` and ``pyproject.toml``): it is in every clone and its package is the one
@@ -115,10 +113,9 @@ class Site:
         return {p.relative_to(self.root).with_suffix("").as_posix(): p.read_text() for p in paths if p.is_file()}
 
     def title(self, docname: str) -> str:
-        """The first heading of a chapter (its title on the site)."""
-        cells = jupytext.reads(self._pages.get(docname, ""), fmt="md:myst").cells
-        lines = (line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines())
-        return next((line[2:].strip() for line in lines if line.startswith("# ")), posixpath.basename(docname))
+        """The first heading of a chapter (its title on the site: the chapters open with it)."""
+        heading = re.search(r"^# (.+)$", self._pages.get(docname, ""), re.MULTILINE)
+        return heading[1].strip() if heading else posixpath.basename(docname)
 
     @cached_property
     def works(self) -> dict[str, tuple[int, str, str]]:

@@ -73,15 +73,9 @@ def render_accessible_pages(app: Sphinx) -> None:
     The theme's widgets come from its templates and myst-nb's toggles from its writer; the
     finished page is the one place where both can be changed without copying their code.
     """
-    templates = getattr(app.builder, "templates", None)
-    if templates is None:  # a builder that renders no HTML pages
-        return
-    render = templates.render
-
-    def render_page(template: str, context: dict) -> str:
-        return accessible_markup(render(template, context))
-
-    templates.render = render_page
+    if templates := getattr(app.builder, "templates", None):  # a builder that renders HTML pages
+        render = templates.render
+        templates.render = lambda template, context: accessible_markup(render(template, context))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -84,25 +84,27 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
         return
     exercise, name = rn.is_exercise(chapter), posixpath.basename(docname)
     prefix = "../" * app.builder.get_target_uri(docname).count("/")
-    executed, student = (prefix + path for path in notebook_paths(docname))
-    links = f'<a class="reference download nb-download-executed" href="{executed}" download="{name}.ipynb">'
-    if exercise:
-        links += (
-            "the executed notebook</a> (the worked solutions and their outputs) or "
-            f'<a class="reference download nb-download-student" href="{student}" download="{name}'
-            f'{rn.STUDENT_SUFFIX}.ipynb">the student notebook</a> (a TODO skeleton in place of each solution, '
-            "to fill in and check yourself)."
+    executed, student = notebook_paths(docname)
+
+    def link(kind: str, href: str, download: str, text: str) -> str:
+        return (
+            f'<a class="reference download nb-download-{kind}" href="{prefix}{href}" download="{download}">{text}</a>'
         )
+
+    text = f"Download {link('executed', executed, f'{name}.ipynb', 'the executed notebook')} "
+    if exercise:
+        text += "(the worked solutions and their outputs) or "
+        text += link("student", student, f"{name}{rn.STUDENT_SUFFIX}.ipynb", "the student notebook")
+        text += " (a TODO skeleton in place of each solution, to fill in and check yourself)."
     else:
-        links += "the executed notebook</a> (this page's code with its outputs)."
-    colab = site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}")
-    which = "the student notebook" if exercise else "this chapter's notebook"
-    if colab:
-        links += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
-        links += "which installs the package in its first cell."
+        text += "(this page's code with its outputs)."
+    if colab := site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}"):
+        which = "the student notebook" if exercise else "this chapter's notebook"
+        text += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
+        text += "which installs the package in its first cell."
     html = (
         '<div class="admonition tip nb-downloads">\n<p class="admonition-title">Notebooks for this chapter</p>\n'
-        f"<p>Download {links}</p>\n</div>\n"
+        f"<p>{text}</p>\n</div>\n"
     )
     section = next(iter(doctree.findall(nodes.section)), doctree)
     titles = [i for i, child in enumerate(section.children) if isinstance(child, nodes.title)]
@@ -110,8 +112,7 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
 
 
 def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
-    """Write the executed notebook of every page that is a notebook, and the student notebook
-    of every chapter with worked solutions, into the HTML output."""
+    """Write the notebooks of every page that is a notebook into the HTML output."""
     if exception is not None or app.builder.format != "html":
         return
     out, (site, chapters, ref) = Path(app.outdir), book(app)

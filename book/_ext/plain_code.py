@@ -177,13 +177,8 @@ class _Edit:
 
 def plain_code(source: str, live_after: set[str], block_names: set[str], guards: bool = False) -> PlainCode:
     """One code cell made plain (see the module's docstring); ``live_after``: the names later cells read;
-    ``guards``: whether the cell's guards go (a cell the page hides)."""
-    try:
-        edit = _Edit(source, block_names, guards)
-    except SyntaxError:  # IPython syntax (a magic): no glue to find, and it may read any name it mentions
-        if re.search(r"\bglue(_figure)?\b", source):
-            raise
-        return PlainCode(source, [], set(re.findall(r"[A-Za-z_]\w*", source)))
+    ``guards``: whether the cell's guards go (a cell the page hides). A cell must be Python: no magics."""
+    edit = _Edit(source, block_names, guards)
     edit.unglue(edit.tree.body)
     reads = edit.drop_dead(live_after)
     edit.plain.source = edit.result(live_after | reads)

@@ -142,8 +142,7 @@ class Markdown:
         return title or target
 
     def _citation(self, textual: bool, content: str) -> str:
-        """A citation as the page writes it (``citation_style.py``): (Ho et al., 2020, sec. 2) or
-        Heusel et al. (2017), the works in the reference list's order, each linked to its entry."""
+        """A citation as the page writes it: (Ho et al., 2020, sec. 2) or Heusel et al. (2017)."""
         works = []
         for item in re.split(r",(?![^{]*\})", content):  # the commas outside {...}
             work = CITED_WORK.fullmatch(item)

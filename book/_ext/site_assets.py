@@ -53,10 +53,8 @@ def accessible_markup(html: str) -> str:
     return html
 
 
-def _key(script: Any) -> tuple:
-    attributes = getattr(script, "attributes", {}) or {}
-    filename = getattr(script, "filename", script) or ""  # an inline script is None or ""
-    return (str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+def _key(script: Any) -> tuple:  # Sphinx's _JavaScript; an inline one's filename is None or ""
+    return str(script.filename or ""), tuple(sorted((k, str(v)) for k, v in script.attributes.items()))
 
 
 def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:

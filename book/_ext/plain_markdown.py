@@ -165,8 +165,5 @@ def _link(text: str, url: str | None) -> str:
 
 
 def resolve(docname: str, target: str) -> str:
-    """The docname that ``target``, a path as a chapter writes it, names from the chapter ``docname``."""
-    target = target.removesuffix(".md")
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(posixpath.dirname(docname), target))
+    """The docname that ``target``, a path relative to the chapter ``docname`` (as roles write it), names."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(docname), target.removesuffix(".md")))

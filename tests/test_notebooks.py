@@ -884,21 +884,25 @@ def test_figures_are_shown_where_their_cell_runs():
 
 
 def test_glue_imports_go_and_pyplot_comes_in_their_place_when_a_figure_needs_it():
-    v4 = nbformat.v4
-    cells = [
-        v4.new_code_cell(
-            "import math\n\nimport torch\nfrom ddpm_sampling.chapter_helpers import Word, glue_figure\n"
-            "from myst_nb import glue\n\nschedule = 1"
-        ),
-        v4.new_code_cell("fig = plot(schedule)\nglue_figure('fig_s', fig)"),
-    ]
+    imports = (
+        "import math\n\nimport torch\nfrom ddpm_sampling.chapter_helpers import Word, glue_figure\n"
+        "from myst_nb import glue\n\nschedule = 1"
+    )
+    figure = "fig = plot(schedule)\nglue_figure('fig_s', fig)"
     site = rn.Site.make(ROOT, "", "main")
-    plain = rn._plain_cells(cells, pm.Markdown(site, "ch", lambda n, s: ""), {"fig_s"})
-    assert plain[0][0].source == (
+
+    def plain(*sources: str) -> list:
+        cells = [nbformat.v4.new_code_cell(source) for source in sources]
+        return rn._plain_cells(cells, pm.Markdown(site, "ch", lambda n, s: ""), {"fig_s"})
+
+    first, shown = plain(imports, figure)
+    assert first[0].source == (
         "import math\n\nimport matplotlib.pyplot as plt\nimport torch\n"
         "from ddpm_sampling.chapter_helpers import Word\n\nschedule = 1"
     )
-    assert (plain[1][0].source, plain[1][1]) == ("fig = plot(schedule)\nplt.show()", ["fig_s"])
+    assert (shown[0].source, shown[1]) == ("fig = plot(schedule)\nplt.show()", ["fig_s"])
+    twice = plain("from myst_nb import glue\nx = 1", imports, figure)  # pyplot comes in once
+    assert [cell.source.count("import matplotlib.pyplot") for cell, _ in twice] == [0, 1, 0]
 
 
 def test_a_glue_call_that_shares_its_line_is_refused():

@@ -46,7 +46,7 @@ import jupytext
 import nbformat
 import yaml
 from execute_chapters import code_chapters, toc_chapters
-from plain_code import plain_code
+from plain_code import PYPLOT, plain_code
 from plain_markdown import GlueData, Markdown, TextOf, block_glue_names, glue_text
 
 COMMITTED_FOLDER = "notebooks"
@@ -251,6 +251,8 @@ def _plain_cells(cells: list[nbformat.NotebookNode], markdown: Markdown, block_n
         elif cell.cell_type == "code":
             code = plain_code(cell.source, live, block_names, guards="remove-cell" in tags(cell))
             cell.source, figures, live = code.source, code.figures, live | code.reads
+            if PYPLOT in (code.source or "").split("\n"):
+                live.discard("plt")  # imported here: no cell before needs it
         if not (cell.source or "").strip():
             continue
         if plain and cell.cell_type == plain[-1][0].cell_type == "markdown":

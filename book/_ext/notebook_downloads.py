@@ -50,7 +50,7 @@ def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
             try:
                 nbformat.write(cache.merge_match_into_notebook(nb)[1], path)
             except KeyError:
-                logger.warning(f"{path.name}: no cached execution to put into {path}", type="cached_outputs")
+                logger.warning(f"{path.name}: no cached execution to put into {path}", type="notebook_downloads")
 
 
 def book(app: Sphinx) -> tuple[rn.Site, dict, str]:

@@ -906,7 +906,7 @@ def test_glue_imports_go_and_pyplot_comes_in_their_place_when_a_figure_needs_it(
 
 
 def test_a_glue_call_that_shares_its_line_is_refused():
-    with pytest.raises(ValueError, match="give each glue statement a line of its own"):
+    with pytest.raises(ValueError, match=r"give each glue statement \(or guard\) a line of its own"):
         pc.plain_code("x = 1; glue('x', x)", set(), set())
 
 

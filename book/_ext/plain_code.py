@@ -82,7 +82,9 @@ class _Edit:
         """The indentation of a statement that has its lines to itself."""
         first, rest = self.lines[stmt.lineno - 1], self.lines[stmt.end_lineno - 1][stmt.end_col_offset :].strip()
         if first[: stmt.col_offset].strip() or (rest and not rest.startswith("#")):
-            raise ValueError(f"line {stmt.lineno}: give each glue statement a line of its own:\n{self.source}")
+            raise ValueError(
+                f"line {stmt.lineno}: give each glue statement (or guard) a line of its own:\n{self.source}"
+            )
         return first[: stmt.col_offset]
 
     def remove(self, stmt: ast.stmt) -> None:

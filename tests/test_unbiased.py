@@ -32,11 +32,7 @@ def test_mmd2_with_the_linear_kernel_estimates_the_squared_mean_shift_without_bi
     # draws is close to it, while the plug-in estimate ||mean_a - mean_b||^2 / d is biased upwards
     shift = torch.tensor([2.0, 0.0], dtype=torch.float64)
     g = seeded(2)
-    draws = [(torch.randn(8, 2, generator=g, dtype=torch.float64), torch.randn(8, 2, generator=g, dtype=torch.float64))]
-    draws += [
-        (torch.randn(8, 2, generator=g, dtype=torch.float64), torch.randn(8, 2, generator=g, dtype=torch.float64))
-        for _ in range(1999)
-    ]
+    draws = torch.randn(2000, 2, 8, 2, generator=g, dtype=torch.float64)  # 2,000 pairs of sets of 8
     unbiased = torch.tensor([mmd2_unbiased(a + shift, b, degree=1, coef0=0.0) for a, b in draws])
     plug_in = torch.tensor([float(((a + shift).mean(0) - b.mean(0)).pow(2).sum() / 2) for a, b in draws])
     se = unbiased.std() / len(draws) ** 0.5

@@ -31,6 +31,8 @@ FIGURES = {
     "ex4_sampling_loop": 3,
     "generation": 3,
     "trained": 7,
+    "quality": 1,
+    "first_step": 1,
     "cost": 2,
 }
 CHAPTERS = ["setup", "ex1_coefficients", "ex2_one_step", "ex3_oneshot_vs_multistep", "ex4_sampling_loop"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddpm_sampling.evaluate import frechet_distance_gaussians, gaussian_statistics
+from ddpm_sampling.metrics import frechet_distance_gaussians, gaussian_statistics
 from ddpm_sampling.unbiased import fit_inverse_n, frechet_extrapolated, kernel_distance, mmd2_unbiased
 
 

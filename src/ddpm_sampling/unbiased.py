@@ -1,6 +1,6 @@
 r"""Quality measures that state their bias and noise: the kernel distance and the Frechet distance at n -> infinity.
 
-The Frechet distance of :mod:`ddpm_sampling.evaluate` is biased upwards: two sets drawn from one
+The Frechet distance of :mod:`ddpm_sampling.metrics` is biased upwards: two sets drawn from one
 distribution score above 0, by an amount that falls roughly as 1/n with the set's size n.
 
 - :func:`kernel_distance`: the kernel distance (KID) of Bińkowski et al. 2018, an unbiased
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from . import _checks as check
-from .evaluate import frechet_distance_gaussians, gaussian_statistics
+from .metrics import frechet_distance_gaussians, gaussian_statistics
 
 
 def _features(x: object, name: str, low: int = 2) -> Tensor:

@@ -32,7 +32,7 @@ from . import _checks as check
 from .data import CLASS_NAMES
 from .models import Model
 from .schedule import Schedule
-from .steps import _predict_x0, _q_sample
+from .steps import predict_x0, q_sample
 
 #: Pixels further than this outside the data range [-1, 1] count as saturated.
 SATURATION_MARGIN = 0.1
@@ -222,8 +222,8 @@ def noise_prediction_error(
     Returns:
         ``(eps_rms, x0_rms)``: two (len(timesteps),) float64 tensors.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     check.image(images, "images")
     timesteps = check.timesteps(timesteps, 1, schedule.T, "timesteps")
     if not timesteps:
@@ -233,11 +233,11 @@ def noise_prediction_error(
     eps_rms, x0_rms = [], []
     for t in timesteps:
         eps = torch.randn(images.shape, generator=generator)
-        x_t = _q_sample(images, t, eps, schedule)
+        x_t = q_sample(images, t, eps, schedule)
         eps_hat = model(x_t, t)
-        check.model_output(eps_hat, x_t, t)
+        check.prediction(x_t, t, eps_hat)
         eps_rms.append((eps_hat - eps).double().pow(2).mean().sqrt())
-        x0_rms.append((_predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
+        x0_rms.append((predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
     return torch.stack(eps_rms), torch.stack(x0_rms)
 
 
@@ -264,8 +264,8 @@ def sample_point(
     from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     sampler = check.choice(sampler, "sampler", ("DDPM", "DDIM", "strided DDPM"))
     steps, n = check.count(steps, "steps"), check.count(n, "n")
     seed = check.count(seed, "seed", 0, 2**64 - 2)
@@ -274,11 +274,11 @@ def sample_point(
     if sampler == "DDPM":
         if steps != schedule.T:
             raise ValueError(f"DDPM takes every step: steps = {steps} must be T = {schedule.T}")
-        return ddpm_sample(model, schedule, x_T=x_T, generator=noise, clip_x0=clip_x0)[0]
+        return ddpm_sample(model, schedule, x_T=x_T, generator=noise, clip_x0=clip_x0).x0
     if sampler == "DDIM":
-        return ddim_sample(model, schedule, num_steps=steps, x_T=x_T, clip_x0=clip_x0)
+        return ddim_sample(model, schedule, num_steps=steps, x_T=x_T, clip_x0=clip_x0).x0
     if sampler == "strided DDPM":
-        return strided_ddpm_sample(model, schedule, num_steps=steps, x_T=x_T, generator=noise, clip_x0=clip_x0)
+        return strided_ddpm_sample(model, schedule, num_steps=steps, x_T=x_T, generator=noise, clip_x0=clip_x0).x0
     raise ValueError(f"sampler = {sampler!r} is not one of ('DDPM', 'DDIM', 'strided DDPM')")
 
 
@@ -298,12 +298,12 @@ def what_survives(
     """
     from .samplers import ddpm_sample
 
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     _read_classifier_call(classifier, images)
     start_t = check.count(start_t, "start_t", 1, schedule.T)
     g = torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
-    x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
+    x_t = q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
     x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
     same = classify(classifier, x0) == classify(classifier, images)
     return {

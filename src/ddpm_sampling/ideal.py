@@ -21,8 +21,8 @@ from torch import Tensor
 
 from . import _checks as check
 from .samplers import ddpm_sample
-from .schedule import Schedule
-from .steps import Generators, Variance, _predict_eps
+from .schedule import Schedule, coef_at
+from .steps import Generators, Variance
 
 
 class IdealPrediction(NamedTuple):
@@ -48,7 +48,7 @@ class IdealDenoiser:
             raise ValueError(
                 f"data must have shape (N, C, H, W) with N >= 1 and no empty dimension, got {tuple(data.shape)}"
             )
-        check.schedule(schedule)
+        check.instance(schedule, Schedule, "schedule", "cosine_schedule")
         self.schedule = schedule
         self.image_shape = tuple(data.shape[1:])
         # a float64 copy (.to alone would share a float64 caller's memory), flattened: (N, D)
@@ -100,7 +100,8 @@ class IdealDenoiser:
         t = self._read(x_t, t)
         w = torch.softmax(self._logits(x_t, t), dim=-1)  # log-sum-exp inside: stable at every t
         x0 = ((w if x_t.dim() == 4 else w[None]) @ self.images).reshape(x_t.shape)  # float64
-        eps = _predict_eps(x_t.detach().to(torch.float64), t, x0, self.schedule)  # in float64 too
+        x, s = x_t.detach().to(torch.float64), self.schedule  # eps in float64 too, as predict_eps computes it
+        eps = (x - coef_at(s.sqrt_alpha_bar, t, x) * x0) / coef_at(s.sqrt_one_minus_alpha_bar, t, x)
         return IdealPrediction(eps.to(x_t.dtype), x0.to(x_t.dtype), w)
 
     def weights(self, x_t: Tensor, t: int | Tensor) -> Tensor:
@@ -194,8 +195,7 @@ def sample_with_trace(
     Returns:
         A :class:`Trace`; its ``class_weight`` is None when no ``labels`` are given.
     """
-    if not isinstance(denoiser, IdealDenoiser):
-        raise TypeError(f"denoiser must be an IdealDenoiser (from ideal_denoiser), got {check.describe(denoiser)}")
+    check.instance(denoiser, IdealDenoiser, "denoiser", "ideal_denoiser")
     shape = check.shape(shape)
     if shape[-3:] != denoiser.image_shape:
         raise ValueError(f"shape = {shape} does not end in the training images' shape {denoiser.image_shape}")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ..schedule import Schedule
-from ..steps import _predict_x0, _q_sample
+from ..steps import predict_x0, q_sample
 from ._cases import seeded_images
 from ._harness import (
     CheckFailed,
@@ -47,7 +47,7 @@ def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor, ab_before: Tensor) -> Mi
     ]
 
 
-def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
+def checkpredict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(x_t, t, eps, schedule) -> x0_hat``, the one-shot estimate of the clean image.
 
     :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}`. Cases: t = 1,
@@ -66,10 +66,10 @@ def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckRes
     cases = image_checks(schedule, lambda T: (1, 50, 500, 800, 990, T))
     for k, (s, fresh, t, shape, case, note) in enumerate(cases):
         x0, eps, z = seeded_images(200 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
+        x_t = q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
         x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()
-        expected = _predict_x0(x, t, e, s).double()
+        expected = predict_x0(x, t, e, s).double()
         terms = (x.abs() + (1 - ab[t]).sqrt() * e.abs()) / ab[t].sqrt()
         tol = rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
         mistakes = one_shot_mistakes(x, e, ab[t], ab[t - 1])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ..schedule import Schedule
-from ..steps import _q_sample
+from ..steps import q_sample
 from ._cases import seeded_images
 from ._harness import (
     CheckFailed,
@@ -76,7 +76,7 @@ def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckR
     cases = image_checks(schedule, lambda T: (500, 950, 50, 2, 1, T - 1, T))
     for k, (s, fresh, t, shape, case, note) in enumerate(cases):
         x0, eps, z = seeded_images(100 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
+        x_t = q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
         expected, tol, mistakes = step_and_mistakes(x_t, t, eps, s, z)
         args = (x_t.clone(), t, eps.clone(), fresh(), z.clone())

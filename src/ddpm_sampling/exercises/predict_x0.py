@@ -47,7 +47,7 @@ def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor, ab_before: Tensor) -> Mi
     ]
 
 
-def checkpredict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
+def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(x_t, t, eps, schedule) -> x0_hat``, the one-shot estimate of the clean image.
 
     :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}`. Cases: t = 1,

@@ -59,3 +59,15 @@ def test_importing_every_module_of_the_package_loads_no_build_tool():
     loaded = {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
     assert "ddpm_sampling" in loaded
     assert not loaded & BUILD_MODULES, sorted(loaded & BUILD_MODULES)
+
+
+def test_the_readers_of_arguments_import_no_module_of_the_package():
+    """_checks is imported by every module, so that it imports none of them keeps the imports free of cycles."""
+    tree = ast.parse((PACKAGE / "_checks.py").read_text())
+    imported = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
+    imported += [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import) and any(a.name.startswith("ddpm_sampling") for a in node.names)
+    ]
+    assert not imported, [ast.unparse(node) for node in imported]

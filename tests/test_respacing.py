@@ -55,6 +55,27 @@ def test_strided_with_every_step_is_ddpm(setup, variance):
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
+def test_the_fewer_step_samplers_keep_the_snapshots_they_are_asked_for(setup):
+    s, m = setup
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(8))
+    want = ddpm_sample(m, s, x_T=x_T, generator=torch.Generator().manual_seed(9), snapshot_timesteps=[T, 30, 1, 0])
+    got = strided_ddpm_sample(
+        m, s, num_steps=T, x_T=x_T, generator=torch.Generator().manual_seed(9), snapshot_timesteps=[0, 1, 30, T]
+    )
+    assert list(got.snapshots) == [T, 30, 1, 0]  # from the noisiest to the clean, as ddpm_sample keeps them
+    torch.testing.assert_close(got.snapshots, want.snapshots, rtol=1e-4, atol=1e-4)
+    assert torch.equal(got.snapshots[T], x_T) and torch.equal(got.snapshots[0], got.x0)
+    taus = respaced_timesteps(T, 6)
+    for sampler in (ddim_sample, strided_ddpm_sample):
+        x0, snaps = sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[0, *taus])
+        assert list(snaps) == [*reversed(taus), 0] and torch.equal(snaps[0], x0) and snaps[0] is not x0
+        assert sampler(m, s, num_steps=6, x_T=x_T).snapshots == {}
+        with pytest.raises(ValueError, match=r"snapshot_timesteps\[1\] = 7 is not a timestep this chain visits"):
+            sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[taus[0], 7])
+        with pytest.raises(ValueError, match=r"snapshot_timesteps\[0\] = 61 is outside the valid range 0..60"):
+            sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[61])
+
+
 def test_ddim_eta_one_with_every_step_is_ddpm_beta_tilde(setup):
     s, m = setup
     want, _ = ddpm_sample(m, s, shape=SHAPE, generator=torch.Generator().manual_seed(2), variance="beta_tilde")

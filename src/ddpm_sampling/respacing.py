@@ -54,7 +54,7 @@ def respaced_schedule(schedule: Schedule, timesteps: Sequence[int]) -> Schedule:
     return Schedule.from_alpha_bar(schedule.alpha_bar.to(torch.float64)[index], max_beta=None)
 
 
-def visited_timesteps(values: object, tau: list[int], name: str = "snapshot_timesteps") -> set[int]:
+def _visited_timesteps(values: object, tau: list[int], name: str = "snapshot_timesteps") -> set[int]:
     """Read timesteps that a chain over ``tau`` (0 first) visits: ints in 0..T, each one of ``tau``."""
     wanted = check.timesteps(values, 0, tau[-1], name)
     for i, t in enumerate(wanted):
@@ -103,7 +103,7 @@ def strided_ddpm_sample(
     num_steps = check.count(num_steps, "num_steps", 1, schedule.T)
     shape = check.start(shape, x_T, generator)
     tau = [0, *respaced_timesteps(schedule.T, num_steps)]  # step i goes from tau[i] to tau[i - 1]
-    snapshot_at = visited_timesteps(snapshot_timesteps, tau)
+    snapshot_at = _visited_timesteps(snapshot_timesteps, tau)
     check.choice(variance, "variance", VARIANCES)
     check.flag(clip_x0, "clip_x0")
     respaced = respaced_schedule(schedule, tau[1:])
@@ -125,7 +125,7 @@ def strided_ddpm_sample(
     return Samples(check.finite_result(x, "strided_ddpm_sample's x_0", DIVERGED), snapshots)
 
 
-def ddim_max_eta(alpha_bar: Sequence[float], tau: Sequence[int]) -> float:
+def _ddim_max_eta(alpha_bar: Sequence[float], tau: Sequence[int]) -> float:
     r"""The largest eta for which every DDIM step over ``tau`` keeps a real direction term.
 
     A step's :math:`\sigma^2 = \eta^2 \sigma_1^2` must not exceed :math:`1 - \bar\alpha_\text{prev}`, where
@@ -170,7 +170,7 @@ def ddim_sample(
         schedule: the T-step schedule the model was trained with.
         num_steps: S, an int in 1..T.
         eta: a finite real number >= 0 (and at most about 1 for few steps: the error names the
-            bound, :func:`ddim_max_eta`); how much fresh noise each step adds (0: none).
+            bound); how much fresh noise each step adds (0: none).
         snapshot_timesteps: as in :func:`strided_ddpm_sample`.
         shape, x_T, generator, clip_x0: as in :func:`~ddpm_sampling.ddpm_sample`.
 
@@ -182,7 +182,7 @@ def ddim_sample(
     num_steps = check.count(num_steps, "num_steps", 1, schedule.T)
     tau = [0, *respaced_timesteps(schedule.T, num_steps)]  # step i goes from tau[i] to tau[i - 1]
     alpha_bar = schedule.alpha_bar.double().tolist()  # in float64
-    eta, eta_max = check.std(eta, "eta", ": it scales a standard deviation"), ddim_max_eta(alpha_bar, tau)
+    eta, eta_max = check.std(eta, "eta", ": it scales a standard deviation"), _ddim_max_eta(alpha_bar, tau)
     if eta > eta_max * (1 + 1e-12):
         raise ValueError(
             f"eta = {eta} is outside the valid range 0..{eta_max:.6g} for {num_steps} steps: "
@@ -190,7 +190,7 @@ def ddim_sample(
         )
     check.flag(clip_x0, "clip_x0")
     shape = check.start(shape, x_T, generator)
-    snapshot_at = visited_timesteps(snapshot_timesteps, tau)
+    snapshot_at = _visited_timesteps(snapshot_timesteps, tau)
     sqrt_alpha_bar = schedule.sqrt_alpha_bar.tolist()
     sqrt_one_minus_alpha_bar = schedule.sqrt_one_minus_alpha_bar.tolist()
 

@@ -113,10 +113,11 @@ def strided_ddpm_sample(
     with torch.no_grad():
         x = noise(shape, generator) if x_T is None else x_T.detach().clone()
         snapshots = {tau[-1]: x.clone()} if tau[-1] in snapshot_at else {}
-        for i in range(num_steps, 0, -1):
-            eps = model(x, tau[i])
+        for i in range(num_steps, 0, -1):  # step i of the short chain, with its own coefficients
+            t = tau[i]  # ... asks the model at the original timestep
+            eps = model(x, t)
             if clip_x0:
-                eps = clipped_eps(x, tau[i], eps, schedule)
+                eps = clipped_eps(x, t, eps, schedule)
             x = scale[i] * (x - eps_coef[i] * eps)
             if i > 1:
                 x = x + sigma[i] * noise_like(x, generator)
@@ -202,10 +203,11 @@ def ddim_sample(
             eps = model(x, t)
             if clip_x0:
                 eps = clipped_eps(x, t, eps, schedule)
+            # sigma^2 of DDIM eq. 16
             sigma_sq = eta * eta * ((1 - alpha_bar[prev]) / (1 - alpha_bar[t]) * (1 - alpha_bar[t] / alpha_bar[prev]))
             # 1. the clean image the model implies ("predicted x0")
             x0_hat = (x - sqrt_one_minus_alpha_bar[t] * eps) / sqrt_alpha_bar[t]
-            # 2. move to prev along the predicted noise ("direction pointing to x_t")
+            # 2. move to prev along the predicted noise ("direction pointing to x_t"); max: rounding at the top eta
             x = math.sqrt(alpha_bar[prev]) * x0_hat + math.sqrt(max(1 - alpha_bar[prev] - sigma_sq, 0.0)) * eps
             # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
             if sigma_sq > 0:

@@ -96,19 +96,21 @@ def ddpm_sample(
     # the coefficients as Python floats, read from the schedule once
     scale, eps_coef, sigma = schedule.scale.tolist(), schedule.eps_coef.tolist(), sigma.tolist()
 
+    # Algorithm 2, line by line
     with torch.no_grad():
-        x = noise(shape, generator) if x_T is None else x_T.detach().clone()
+        x = noise(shape, generator) if x_T is None else x_T.detach().clone()  # 1: x_T ~ N(0, I)
         snapshots = {start_t: x.clone()} if start_t in snapshot_at else {}
-        for t in range(start_t, 0, -1):
-            eps = model(x, t)
+        for t in range(start_t, 0, -1):  # 2: for t = T, ..., 1
+            eps = model(x, t)  # eps_theta(x_t, t)
             if clip_x0:
                 eps = clipped_eps(x, t, eps, schedule)
+            # 4: x_{t-1} = 1 / sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) + sigma_t z
             x = scale[t] * (x - eps_coef[t] * eps)
-            if t > 1:
+            if t > 1:  # 3: z ~ N(0, I) if t > 1, else z = 0
                 x = x + sigma[t] * noise_like(x, generator)
             if t - 1 in snapshot_at:
                 snapshots[t - 1] = x.clone()
-    return Samples(check.finite_result(x, "ddpm_sample's x_0", DIVERGED), snapshots)
+    return Samples(check.finite_result(x, "ddpm_sample's x_0", DIVERGED), snapshots)  # 6: return x_0
 
 
 def x0_predictions(model: Model, schedule: Schedule, snapshots: Mapping[int, Tensor]) -> dict[int, Tensor]:

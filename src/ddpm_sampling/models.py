@@ -53,7 +53,7 @@ class TargetOracle:
         check.batch_timestep(t, x_t)
         if x_t.device != self.x_target.device:
             raise ValueError(f"x_t is on {x_t.device} but the oracle's target on {self.x_target.device}")
-        s = self.schedule
+        s = self.schedule  # predict_eps's formula, read cheaply above: a model runs at every step
         eps = (x_t - coef_at(s.sqrt_alpha_bar, t, x_t) * self.x_target) / coef_at(s.sqrt_one_minus_alpha_bar, t, x_t)
         return eps if eps.dtype == x_t.dtype else eps.to(x_t.dtype)  # .to costs even when it does nothing
 

@@ -87,20 +87,13 @@ def timestep(t: object, low: int, high: int | None, name: str = "t", *, batch_of
     A 0-d tensor becomes an int. ``high=None`` sets no upper bound. With ``batch_of``, a (B,) tensor
     must give one timestep to each image of that batch (:func:`batch_timestep`).
     """
-    t = _timestep(t, low, high, name)
-    if batch_of is not None:
-        batch_timestep(t, batch_of, name)
-    return t
-
-
-def _timestep(t: object, low: int, high: int | None, name: str) -> int | Tensor:
-    if type(t) is int:  # the sampling loop's case: one comparison
+    if type(t) is int:  # the common case: one comparison
         if low <= t and (high is None or t <= high):
             return t
         raise ValueError(f"{name} = {t} is outside {_valid_range(low, high)}")
     if not isinstance(t, Tensor):
         if isinstance(t, numbers.Integral) and not isinstance(t, bool):
-            return _timestep(int(t), low, high, name)
+            return timestep(int(t), low, high, name)
         raise TypeError(
             f"{name} must be an int or an integer tensor of shape () or (B,), got {describe(t)}"
             + ("; convert it with torch.as_tensor" if type(t).__module__ == "numpy" else "")
@@ -115,11 +108,13 @@ def _timestep(t: object, low: int, high: int | None, name: str) -> int | Tensor:
     if t.numel() == 0:
         raise ValueError(f"{name} is empty; it must hold at least one timestep")
     if t.dim() == 0:
-        return _timestep(int(t), low, high, name)
+        return timestep(int(t), low, high, name)
     t = t.to(torch.long)
     outside = t < low if high is None else (t < low) | (t > high)
     if bool(outside.any()):
         raise ValueError(f"{name} = {int(t[outside][0])} is outside {_valid_range(low, high)}")
+    if batch_of is not None:
+        batch_timestep(t, batch_of, name)
     return t
 
 

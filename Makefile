@@ -64,7 +64,9 @@ data: venv
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
 # is on content (a hash of src/ kept in _build/.src-hash, scripts/src_hash.py), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
-# unchanged rebuild executes nothing. -W: a failing cell or any other warning fails the build, as in CI.
+# unchanged rebuild executes nothing. -W is the build's one failure gate, as in the tests and CI: a
+# failing cell (myst-nb warns with its traceback), a broken reference or an unknown citation fails
+# it; --keep-going reports every problem of the build at once.
 SRC_HASH = $$($(PY) scripts/src_hash.py)
 
 book: venv data

@@ -2,12 +2,15 @@
 
 ``pip install`` of it needs no Sphinx, docutils or myst-nb, and importing it (every module of
 it) imports none of them: the extensions and the glue helpers live with the book in
-``book/_ext``.
+``book/_ext``. Its modules import each other in one direction only: no cycles, and no module
+imports the two commands (``train``, ``evaluate``), which sit on top.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -61,13 +64,40 @@ def test_importing_every_module_of_the_package_loads_no_build_tool():
     assert not loaded & BUILD_MODULES, sorted(loaded & BUILD_MODULES)
 
 
-def test_the_readers_of_arguments_import_no_module_of_the_package():
-    """_checks is imported by every module, so that it imports none of them keeps the imports free of cycles."""
-    tree = ast.parse((PACKAGE / "_checks.py").read_text())
-    imported = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
-    imported += [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import) and any(a.name.startswith("ddpm_sampling") for a in node.names)
-    ]
-    assert not imported, [ast.unparse(node) for node in imported]
+#: The modules run as commands (``python -m``); the package imports neither of them.
+COMMANDS = {"ddpm_sampling.train", "ddpm_sampling.evaluate"}
+
+
+def import_graph(package=PACKAGE) -> dict[str, set[str]]:
+    """Which of the package's modules each of its modules imports, anywhere in it (inside functions too)."""
+    paths = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in paths.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), here)
+                # "from . import x" and "from .x import y": the module x, or x.y where that is a module
+                found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names}
+        graph[name] = {m for m in found if m in paths and m != name}
+    return graph
+
+
+def test_the_import_graph_has_no_cycles():
+    graph = import_graph()
+    assert {"ddpm_sampling.ideal", "ddpm_sampling.samplers"} <= graph["ddpm_sampling.trace"]  # relative imports seen
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        raise AssertionError(f"the package's imports go round in a cycle: {' -> '.join(err.args[1])}") from None
+
+
+def test_no_module_imports_a_command():
+    for name, imported in import_graph().items():
+        assert not imported & COMMANDS, f"{name} imports {sorted(imported & COMMANDS)}"

@@ -29,7 +29,7 @@ class SmallConvNet(nn.Module):
     def __init__(self, channels: int = 32, generator: torch.Generator | None = None):
         super().__init__()
         c = check.count(channels, "channels")
-        check.generator(generator, torch.empty(1, 1, 1))
+        check.generator(generator, (1, 1, 1))
         self.net = nn.Sequential(
             nn.Conv2d(1, c, 3, padding=1),
             nn.SiLU(),

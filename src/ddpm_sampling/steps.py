@@ -23,7 +23,9 @@ VARIANCES = ("beta", "beta_tilde")
 Generators = torch.Generator | list[torch.Generator] | None
 
 
-def noise(shape: Sequence[int], generator: Generators, dtype: torch.dtype = torch.float32, device=None) -> Tensor:
+def noise(
+    shape: Sequence[int], generator: Generators, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+) -> Tensor:
     """Standard normal noise of ``shape`` (C, H, W) or (B, C, H, W), drawn on the CPU and moved to ``device``.
 
     ``generator`` may be one ``torch.Generator`` or a list of B of them, one per image, so that
@@ -34,7 +36,7 @@ def noise(shape: Sequence[int], generator: Generators, dtype: torch.dtype = torc
         z = torch.stack([torch.randn(tuple(shape[1:]), generator=g, dtype=dtype) for g in generator])
     else:
         z = torch.randn(tuple(shape), generator=generator, dtype=dtype)
-    return z if device is None or torch.device(device).type == "cpu" else z.to(device)
+    return z if device is None else z.to(device)  # .to the device it is on returns z itself
 
 
 def noise_like(x: Tensor, generator: Generators) -> Tensor:

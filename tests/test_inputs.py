@@ -109,21 +109,6 @@ def test_constructors_keep_copies_of_the_callers_tensors():
     assert torch.equal(built.alpha_bar, kept)
 
 
-def test_a_reverse_chain_starts_from_x_as_it_was_when_made():
-    from ddpm_sampling.samplers import ReverseStep, reverse_chain
-
-    s = cosine_schedule(10)
-    x = images((1, 3, 3), seed=3)
-    start = x.clone()
-    keep = lambda x, eps: x  # noqa: E731 - a step that leaves x as it is
-    chain = reverse_chain(target_oracle(x, s), s, x, [ReverseStep(5, 0, keep)])
-    x += 100  # between making the chain and running it
-    [(t, out)] = list(chain)
-    assert t == 0 and torch.equal(out, start)
-    out -= 1  # what the chain yields is not the caller's tensor either
-    assert torch.equal(x, start + 100)
-
-
 @pytest.mark.parametrize("t", [torch.tensor(-1), torch.tensor(0), torch.tensor(11), torch.tensor([3, 0])])
 def test_the_oracle_and_the_ideal_denoiser_range_check_tensor_timesteps(t):
     s = cosine_schedule(10)
@@ -680,12 +665,12 @@ def test_every_sampler_lands_an_oracle_on_its_target_or_names_what_went_wrong(da
         variance = data.draw(st.sampled_from(["beta", "beta_tilde"]))
         run = lambda: strided_ddpm_sample(  # noqa: E731
             model, s, num_steps=num_steps, generator=generator, variance=variance, clip_x0=clip_x0, **kwargs
-        )
+        )[0]
     else:
         eta = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
         run = lambda: ddim_sample(  # noqa: E731
             model, s, num_steps=num_steps, eta=eta, generator=generator, clip_x0=clip_x0, **kwargs
-        )
+        )[0]
     kept = None if x_T is None else x_T.clone()
     if behaviour in EXPECTED:
         with pytest.raises(EXPECTED[behaviour]) as caught:
@@ -806,7 +791,7 @@ def test_ddpm_sample_reads_its_snapshots_and_ddim_its_eta(data):
         )
     )
     x0 = check_outcome(
-        lambda: ddim_sample(oracle, s, num_steps=5, eta=eta.value, x_T=images((1, 3, 3), 2)), {"eta": eta}
+        lambda: ddim_sample(oracle, s, num_steps=5, eta=eta.value, x_T=images((1, 3, 3), 2)).x0, {"eta": eta}
     )
     if x0 is not None:
         assert torch.isfinite(x0).all()
@@ -957,38 +942,6 @@ def test_seeded_and_mse_read_their_arguments(data):
     if got is not None:
         want = float(((a.double() - b.value.double()) ** 2).mean())
         assert got == pytest.approx(want, rel=1e-12) and math.isfinite(got)
-
-
-@FEW
-@given(data=st.data())
-def test_reverse_chain_reads_its_steps(data):
-    from ddpm_sampling.samplers import ReverseStep, reverse_chain
-
-    s = schedule_of((10, 0.008, 0.999))
-    oracle = target_oracle(images((1, 3, 3)).clamp(-1, 1), s)
-    halve = lambda x, eps: x / 2  # noqa: E731
-    steps = data.draw(
-        st.sampled_from(
-            [
-                Arg([ReverseStep(10, 4, halve), ReverseStep(4, 0, halve)]),
-                Arg([ReverseStep(11, 0, halve)], ValueError),
-                Arg([ReverseStep(3, 3, halve)], ValueError),
-                Arg([ReverseStep(3.0, 0, halve)], TypeError),
-                Arg([(3, 0, halve)], TypeError),
-                Arg([ReverseStep(3, 0, "halve")], TypeError),
-                Arg(5, TypeError),
-            ]
-        )
-    )
-    x = data.draw(st.sampled_from([Arg(images((1, 3, 3), 1)), Arg(torch.zeros(3, 3), ValueError)]))
-
-    def run():
-        return list(reverse_chain(oracle, s, x.value, steps.value))
-
-    out = check_outcome(run, {"steps": steps, "x": x})
-    if out is not None:
-        assert [t for t, _ in out] == [4, 0]
-        torch.testing.assert_close(out[-1][1], x.value / 4)
 
 
 # ---- evaluation, cost and the network ----------------------------------------------------------------

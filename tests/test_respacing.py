@@ -49,16 +49,37 @@ def test_respaced_schedule_keeps_the_marginals():
 def test_strided_with_every_step_is_ddpm(setup, variance):
     s, m = setup
     want, _ = ddpm_sample(m, s, shape=SHAPE, generator=torch.Generator().manual_seed(1), variance=variance)
-    got = strided_ddpm_sample(
+    got, _ = strided_ddpm_sample(
         m, s, num_steps=T, shape=SHAPE, generator=torch.Generator().manual_seed(1), variance=variance
     )
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
+def test_the_fewer_step_samplers_keep_the_snapshots_they_are_asked_for(setup):
+    s, m = setup
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(8))
+    want = ddpm_sample(m, s, x_T=x_T, generator=torch.Generator().manual_seed(9), snapshot_timesteps=[T, 30, 1, 0])
+    got = strided_ddpm_sample(
+        m, s, num_steps=T, x_T=x_T, generator=torch.Generator().manual_seed(9), snapshot_timesteps=[0, 1, 30, T]
+    )
+    assert list(got.snapshots) == [T, 30, 1, 0]  # from the noisiest to the clean, as ddpm_sample keeps them
+    torch.testing.assert_close(got.snapshots, want.snapshots, rtol=1e-4, atol=1e-4)
+    assert torch.equal(got.snapshots[T], x_T) and torch.equal(got.snapshots[0], got.x0)
+    taus = respaced_timesteps(T, 6)
+    for sampler in (ddim_sample, strided_ddpm_sample):
+        x0, snaps = sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[0, *taus])
+        assert list(snaps) == [*reversed(taus), 0] and torch.equal(snaps[0], x0) and snaps[0] is not x0
+        assert sampler(m, s, num_steps=6, x_T=x_T).snapshots == {}
+        with pytest.raises(ValueError, match=r"snapshot_timesteps\[1\] = 7 is not a timestep this chain visits"):
+            sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[taus[0], 7])
+        with pytest.raises(ValueError, match=r"snapshot_timesteps\[0\] = 61 is outside the valid range 0..60"):
+            sampler(m, s, num_steps=6, x_T=x_T, snapshot_timesteps=[61])
+
+
 def test_ddim_eta_one_with_every_step_is_ddpm_beta_tilde(setup):
     s, m = setup
     want, _ = ddpm_sample(m, s, shape=SHAPE, generator=torch.Generator().manual_seed(2), variance="beta_tilde")
-    got = ddim_sample(m, s, num_steps=T, eta=1.0, shape=SHAPE, generator=torch.Generator().manual_seed(2))
+    got, _ = ddim_sample(m, s, num_steps=T, eta=1.0, shape=SHAPE, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -68,17 +89,17 @@ def test_ddim_with_the_oracle_lands_on_its_target():
     x0 = torch.full((1, 1, 2, 2), 0.5)
     m = lambda x, t: (x - s.sqrt_alpha_bar[t] * x0) / s.sqrt_one_minus_alpha_bar[t]  # noqa: E731
     x_T = torch.randn(1, 1, 2, 2, generator=torch.Generator().manual_seed(3))
-    out = ddim_sample(m, s, num_steps=2, eta=1.0, x_T=x_T, generator=torch.Generator().manual_seed(4))
+    out, _ = ddim_sample(m, s, num_steps=2, eta=1.0, x_T=x_T, generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(out, x0)  # an oracle lands on its target whatever the noise
 
 
 def test_ddim_eta_zero_is_deterministic_given_x_T(setup):
     s, m = setup
     x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(5))
-    a = ddim_sample(m, s, num_steps=12, x_T=x_T)
-    b = ddim_sample(m, s, num_steps=12, x_T=x_T.clone(), generator=torch.Generator().manual_seed(99))
+    a, _ = ddim_sample(m, s, num_steps=12, x_T=x_T)
+    b, _ = ddim_sample(m, s, num_steps=12, x_T=x_T.clone(), generator=torch.Generator().manual_seed(99))
     assert torch.equal(a, b)
-    c = ddim_sample(m, s, num_steps=12, eta=0.5, x_T=x_T, generator=torch.Generator().manual_seed(6))
+    c, _ = ddim_sample(m, s, num_steps=12, eta=0.5, x_T=x_T, generator=torch.Generator().manual_seed(6))
     assert not torch.allclose(a, c)  # with eta > 0 the noise matters
 
 
@@ -94,7 +115,7 @@ def test_samplers_do_not_modify_x_T(setup):
 def test_few_steps_still_finite_and_shaped(setup):
     s, m = setup
     for n in (1, 2, 7):
-        for out in (
+        for out, _ in (
             ddim_sample(m, s, num_steps=n, shape=(1, 6, 6), generator=torch.Generator().manual_seed(n)),
             strided_ddpm_sample(m, s, num_steps=n, shape=(1, 6, 6), generator=torch.Generator().manual_seed(n)),
         ):

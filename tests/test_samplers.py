@@ -278,9 +278,11 @@ def test_generator_list_must_match_the_batch(schedule):
 # --- clipping the clean-image estimate, and no autograd graph ----------------------------------
 
 SAMPLERS = {
-    "ddpm": lambda m, s, x, clip: ddpm_sample(m, s, x_T=x, generator=seeded(1), clip_x0=clip)[0],
-    "strided": lambda m, s, x, clip: strided_ddpm_sample(m, s, num_steps=7, x_T=x, generator=seeded(1), clip_x0=clip),
-    "ddim": lambda m, s, x, clip: ddim_sample(m, s, num_steps=7, x_T=x, clip_x0=clip),
+    "ddpm": lambda m, s, x, clip: ddpm_sample(m, s, x_T=x, generator=seeded(1), clip_x0=clip).x0,
+    "strided": lambda m, s, x, clip: (
+        strided_ddpm_sample(m, s, num_steps=7, x_T=x, generator=seeded(1), clip_x0=clip).x0
+    ),
+    "ddim": lambda m, s, x, clip: ddim_sample(m, s, num_steps=7, x_T=x, clip_x0=clip).x0,
 }
 
 
@@ -327,45 +329,24 @@ def test_sampling_a_network_with_parameters_builds_no_graph(sampler):
     assert snaps[5].grad_fn is None
 
 
-# --- grad mode: sampling switches gradients off inside each step only ---------------------------
+# --- grad mode: sampling switches gradients off while it runs, and only then ------------------------
 
 
-def ddpm_chain(model, s, x_T):
-    from ddpm_sampling.samplers import _ddpm_steps, reverse_chain
-
-    return reverse_chain(model, s, x_T, _ddpm_steps(s, s.T, seeded(1), "beta"))
-
-
-def test_a_paused_chain_leaves_the_callers_grad_mode_as_it_was(schedule):
-    from ddpm_sampling.unet import UNet, UNetConfig
-
-    net = UNet(UNetConfig(channels=(8, 8, 8), time_dim=16, groups=4))
-    chain = ddpm_chain(net, schedule, torch.randn(2, 1, 8, 8, generator=seeded(3)))
-    assert torch.is_grad_enabled()
-    _, x = next(chain)
-    assert torch.is_grad_enabled(), "next(chain) switched gradients off in the caller's code"
-    assert x.grad_fn is None and not x.requires_grad  # the step itself built no graph
-    w = torch.ones(3, requires_grad=True)
-    (w * 2).sum().backward()  # the caller's own training goes on between steps
-    assert torch.equal(w.grad, torch.full((3,), 2.0))
-    with torch.no_grad():
-        next(chain)
-        assert not torch.is_grad_enabled()
-    assert torch.is_grad_enabled()
-    _, x = next(chain)
-    assert x.grad_fn is None
-
-
-def test_a_chain_closed_early_leaves_grad_mode_as_found(schedule):
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_sampler_leaves_grad_mode_as_found_and_runs_its_model_without_gradients(schedule, sampler):
     oracle = target_oracle(targets(), schedule)
+    modes = []
+
+    def model(x, t):
+        modes.append(torch.is_grad_enabled())
+        return oracle(x, t)
+
     for enabled in (True, False):
         with torch.set_grad_enabled(enabled):
-            chain = ddpm_chain(oracle, schedule, torch.randn(SHAPE, generator=seeded(4)))
-            next(chain)
-            next(chain)
-            chain.close()
+            SAMPLERS[sampler](model, schedule, torch.randn(1, *SHAPE, generator=seeded(4)), False)
             assert torch.is_grad_enabled() is enabled
-        assert torch.is_grad_enabled()
+    assert modes and not any(modes)
+    assert torch.is_grad_enabled()
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)

@@ -39,6 +39,14 @@ def test_the_default_network_has_a_few_hundred_thousand_parameters():
     assert 200_000 <= n <= 600_000, n
 
 
+def test_the_module_docstring_names_the_default_networks_parameter_count():
+    import ddpm_sampling.unet
+
+    n = sum(p.numel() for p in UNet().parameters())
+    assert n == 518_561
+    assert f"the defaults give {n:,} parameters" in ddpm_sampling.unet.__doc__
+
+
 def test_the_forward_pass_is_deterministic_and_depends_on_t():
     torch.manual_seed(0)
     model = UNet(TINY).eval()

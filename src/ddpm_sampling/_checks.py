@@ -1,8 +1,8 @@
 """One way to read each kind of argument.
 
-Every public function reads its arguments here, once, at its entry; the sampling loop then calls
-unchecked internals, so that checking costs nothing per step except a look at each model output
-(its type, shape, dtype and device: never a scan of its values).
+Every public function reads its arguments here, once, in one block at its entry, and then computes.
+A sampler reads its model as a :func:`model` whose every prediction is looked at (its type, shape,
+dtype and device: never a scan of its values), so that checking costs nothing else per step.
 
 Each reader takes the value and the argument's name and returns the value in the one form the
 package computes with (a Python ``int`` or ``float``, a long tensor of timesteps), or raises
@@ -21,6 +21,8 @@ Either message names the argument. The kinds:
 - a flag: ``True`` or ``False`` (a NumPy bool too); never a truthy number, string or tensor.
 - a folder: a ``str`` or ``os.PathLike`` of str, neither empty nor holding a NUL character.
 - an image: a floating-point tensor (C, H, W) or (B, C, H, W), no dimension empty, every value finite.
+
+This module knows no type of the package: :func:`instance` reads a value of any given class.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +40,8 @@ from torch import Tensor
 
 #: The tensor dtypes a timestep or other integer may have: bool and uint8 index as masks.
 SIGNED_INTEGERS = (torch.int8, torch.int16, torch.int32, torch.int64)
+
+Kind = TypeVar("Kind")
 
 
 def describe(value: object) -> str:
@@ -75,13 +80,14 @@ def count(value: object, name: str, low: int = 1, high: int | None = None) -> in
     return n
 
 
-def timestep(t: object, low: int, high: int | None, name: str = "t") -> int | Tensor:
+def timestep(t: object, low: int, high: int | None, name: str = "t", *, batch_of: Tensor | None = None) -> int | Tensor:
     """A timestep in ``low..high``: returned as an int, or as a (B,) long tensor for one timestep per image.
 
     Accepts a Python int, a NumPy integer, or a tensor of a signed integer dtype of shape () or (B,).
-    A 0-d tensor becomes an int. ``high=None`` sets no upper bound.
+    A 0-d tensor becomes an int. ``high=None`` sets no upper bound. With ``batch_of``, a (B,) tensor
+    must give one timestep to each image of that batch (:func:`batch_timestep`).
     """
-    if type(t) is int:  # the sampling loop's case: one comparison
+    if type(t) is int:  # the common case: one comparison
         if low <= t and (high is None or t <= high):
             return t
         raise ValueError(f"{name} = {t} is outside {_valid_range(low, high)}")
@@ -107,6 +113,8 @@ def timestep(t: object, low: int, high: int | None, name: str = "t") -> int | Te
     outside = t < low if high is None else (t < low) | (t > high)
     if bool(outside.any()):
         raise ValueError(f"{name} = {int(t[outside][0])} is outside {_valid_range(low, high)}")
+    if batch_of is not None:
+        batch_timestep(t, batch_of, name)
     return t
 
 
@@ -215,18 +223,34 @@ def choice(value: object, name: str, options: Sequence[str]) -> str:
     return value
 
 
-def callable_model(model: object, name: str = "model") -> None:
-    """A model is anything callable as ``model(x_t, t) -> eps``."""
-    if not callable(model):
-        raise TypeError(f"{name} must be callable as {name}(x_t, t) -> eps, got {describe(model)}")
+def model(value: object, name: str = "model") -> Callable[[Tensor, int | Tensor], Tensor]:
+    """A model: anything callable as ``model(x_t, t) -> eps``.
+
+    Returned wrapped, so that each call's prediction is read as :func:`prediction` reads it and an
+    exception of the model's own passes through unchanged, with a note of the step.
+    """
+    if not callable(value):
+        raise TypeError(f"{name} must be callable as {name}(x_t, t) -> eps, got {describe(value)}")
+
+    def read_model(x_t: Tensor, t: int | Tensor) -> Tensor:
+        try:
+            eps = value(x_t, t)
+        except Exception as err:
+            err.add_note(f"(raised by the model, called at t = {t})")
+            raise
+        prediction(x_t, t, eps)
+        return eps
+
+    return read_model
 
 
-def schedule(value: object, name: str = "schedule") -> None:
-    """A :class:`~ddpm_sampling.Schedule` (built with :func:`~ddpm_sampling.cosine_schedule`)."""
-    from .schedule import Schedule
-
-    if not isinstance(value, Schedule):
-        raise TypeError(f"{name} must be a Schedule (from cosine_schedule), got {describe(value)}")
+def instance(value: object, kind: type[Kind], name: str, made_by: str = "") -> Kind:
+    """``value`` if it is a ``kind`` (a class); else a ``TypeError`` naming the class and what makes one."""
+    if not isinstance(value, kind):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        made = f" (from {made_by})" if made_by else ""
+        raise TypeError(f"{name} must be {article} {kind.__name__}{made}, got {describe(value)}")
+    return value
 
 
 # --- tensors and images -----------------------------------------------------------------------
@@ -266,6 +290,15 @@ def image(x: object, name: str, *, scan: bool = True) -> Tensor:
     return finite(x, name) if scan else x
 
 
+def images(**named: object) -> None:
+    """Images of one shape on one device, each read as :func:`image` reads it, e.g. ``images(x_t=x_t, eps=eps)``."""
+    (first, x), *others = named.items()
+    image(x, first)
+    for name, other in others:
+        image(other, name)
+        same_shape(x, other, first, name)
+
+
 def same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     """``a`` and ``b`` have the same shape and live on the same device."""
     if a.shape != b.shape:
@@ -284,25 +317,35 @@ def shape(value: object, name: str = "shape") -> tuple[int, ...]:
     return dims
 
 
-def generator(gen: object, x: Tensor, name: str = "generator") -> None:
-    """``None``, a ``torch.Generator``, or a list of them with one per image of a batch (B, C, H, W)."""
+def generator(gen: object, shape: Sequence[int], name: str = "generator") -> None:
+    """``None``, a ``torch.Generator``, or a list of them with one per image of a batch of ``shape`` (B, C, H, W)."""
     if isinstance(gen, (list, tuple)):
         for i, g in enumerate(gen):
             if not isinstance(g, torch.Generator):
                 raise TypeError(f"{name}[{i}] must be a torch.Generator, got {describe(g)}")
-        if x.dim() != 4 or len(gen) != x.shape[0]:
+        if len(shape) != 4 or len(gen) != shape[0]:
             raise ValueError(
-                f"got {len(gen)} generators for x of shape {tuple(x.shape)}; "
+                f"got {len(gen)} generators for x of shape {tuple(shape)}; "
                 "a list needs one generator per image of a (B, C, H, W) batch"
             )
     elif gen is not None and not isinstance(gen, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator, a list of them or None, got {describe(gen)}")
 
 
+def start(noise_shape: object, x_T: object, gen: object) -> tuple[int, ...]:
+    """A sampler's start, exactly one of ``shape`` (pure noise) or ``x_T`` (a given image), and the
+    ``generator`` that draws noise of its shape. Returns that shape."""
+    if (noise_shape is None) == (x_T is None):
+        raise ValueError("give exactly one of shape (to start from pure noise) or x_T (a given start)")
+    dims = shape(noise_shape) if x_T is None else tuple(image(x_T, "x_T").shape)
+    generator(gen, dims)
+    return dims
+
+
 # --- what comes back --------------------------------------------------------------------------
 
 
-def model_output(eps: object, x_t: Tensor, t: int | Tensor) -> None:
+def prediction(x_t: Tensor, t: int | Tensor, eps: object) -> None:
     """A model's prediction for ``x_t``: a tensor of its shape, dtype and device. Cheap: no value is read."""
     if not isinstance(eps, Tensor):
         raise TypeError(f"the model returned {describe(eps)} at t = {t}; it must return a tensor like x_t")

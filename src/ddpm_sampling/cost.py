@@ -29,7 +29,7 @@ class SmallConvNet(nn.Module):
     def __init__(self, channels: int = 32, generator: torch.Generator | None = None):
         super().__init__()
         c = check.count(channels, "channels")
-        check.generator(generator, torch.empty(1, 1, 1))
+        check.generator(generator, (1, 1, 1))
         self.net = nn.Sequential(
             nn.Conv2d(1, c, 3, padding=1),
             nn.SiLU(),
@@ -136,7 +136,7 @@ def cost_curves(
     """
     if not isinstance(models, dict) or not models:
         raise TypeError(f"models must be a non-empty dict name -> (model, shape), got {check.describe(models)}")
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     steps = check.timesteps(steps, 1, schedule.T, "steps")
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError(f"steps = {steps} must be a non-empty increasing list of step counts")
@@ -144,7 +144,7 @@ def cost_curves(
     for name, entry in models.items():
         if not isinstance(entry, tuple) or len(entry) != 2:
             raise TypeError(f"models[{name!r}] must be a pair (model, shape), got {check.describe(entry)}")
-        check.callable_model(entry[0], f"models[{name!r}][0]")
+        check.model(entry[0], f"models[{name!r}][0]")
         check.shape(entry[1], f"models[{name!r}][1]")
     per_call, per_sample = {}, {}
     for name, (model, shape) in models.items():

@@ -37,7 +37,7 @@ from .metrics import (
 )
 from .models import Model
 from .schedule import Schedule
-from .steps import _q_sample
+from .steps import q_sample
 
 # --- the quality table ------------------------------------------------------------------------
 
@@ -62,8 +62,8 @@ def sample_point(
     from .respacing import ddim_sample, strided_ddpm_sample
     from .samplers import ddpm_sample
 
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     sampler = check.choice(sampler, "sampler", ("DDPM", "DDIM", "strided DDPM"))
     steps, n = check.count(steps, "steps"), check.count(n, "n")
     seed = check.count(seed, "seed", 0, 2**64 - 2)
@@ -72,11 +72,11 @@ def sample_point(
     if sampler == "DDPM":
         if steps != schedule.T:
             raise ValueError(f"DDPM takes every step: steps = {steps} must be T = {schedule.T}")
-        return ddpm_sample(model, schedule, x_T=x_T, generator=noise, clip_x0=clip_x0)[0]
+        return ddpm_sample(model, schedule, x_T=x_T, generator=noise, clip_x0=clip_x0).x0
     if sampler == "DDIM":
-        return ddim_sample(model, schedule, num_steps=steps, x_T=x_T, clip_x0=clip_x0)
+        return ddim_sample(model, schedule, num_steps=steps, x_T=x_T, clip_x0=clip_x0).x0
     if sampler == "strided DDPM":
-        return strided_ddpm_sample(model, schedule, num_steps=steps, x_T=x_T, generator=noise, clip_x0=clip_x0)
+        return strided_ddpm_sample(model, schedule, num_steps=steps, x_T=x_T, generator=noise, clip_x0=clip_x0).x0
     raise ValueError(f"sampler = {sampler!r} is not one of ('DDPM', 'DDIM', 'strided DDPM')")
 
 
@@ -96,12 +96,12 @@ def what_survives(
     """
     from .samplers import ddpm_sample
 
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     read_classifier_call(classifier, images)
     start_t = check.count(start_t, "start_t", 1, schedule.T)
     g = torch.Generator().manual_seed(check.count(seed, "seed", 0, 2**64 - 1))
-    x_t = _q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
+    x_t = q_sample(images, start_t, torch.randn(images.shape, generator=g), schedule)
     x0, _ = ddpm_sample(model, schedule, x_T=x_t, start_t=start_t, generator=g, clip_x0=True)
     same = classify(classifier, x0) == classify(classifier, images)
     return {

@@ -22,7 +22,7 @@ from . import _checks as check
 from .data import CLASS_NAMES
 from .models import Model
 from .schedule import Schedule
-from .steps import _predict_x0, _q_sample
+from .steps import predict_x0, q_sample
 
 #: Pixels further than this outside the data range [-1, 1] count as saturated.
 SATURATION_MARGIN = 0.1
@@ -212,8 +212,8 @@ def noise_prediction_error(
     Returns:
         ``(eps_rms, x0_rms)``: two (len(timesteps),) float64 tensors.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
+    check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     check.image(images, "images")
     timesteps = check.timesteps(timesteps, 1, schedule.T, "timesteps")
     if not timesteps:
@@ -223,9 +223,9 @@ def noise_prediction_error(
     eps_rms, x0_rms = [], []
     for t in timesteps:
         eps = torch.randn(images.shape, generator=generator)
-        x_t = _q_sample(images, t, eps, schedule)
+        x_t = q_sample(images, t, eps, schedule)
         eps_hat = model(x_t, t)
-        check.model_output(eps_hat, x_t, t)
+        check.prediction(x_t, t, eps_hat)
         eps_rms.append((eps_hat - eps).double().pow(2).mean().sqrt())
-        x0_rms.append((_predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
+        x0_rms.append((predict_x0(x_t, t, eps_hat, schedule) - images).double().pow(2).mean().sqrt())
     return torch.stack(eps_rms), torch.stack(x0_rms)

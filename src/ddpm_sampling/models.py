@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from . import _checks as check
-from .schedule import Schedule
-from .steps import Generators, _predict_eps, _randn_like
+from .schedule import Schedule, coef_at
+from .steps import Generators, noise_like
 
 Model = Callable[[Tensor, int | Tensor], Tensor]
 
@@ -37,7 +37,7 @@ class TargetOracle:
 
     def __init__(self, x_target: Tensor, schedule: Schedule):
         check.image(x_target, "x_target")
-        check.schedule(schedule)
+        check.instance(schedule, Schedule, "schedule", "cosine_schedule")
         self.x_target = x_target.detach().clone()
         self.schedule = schedule
 
@@ -53,7 +53,8 @@ class TargetOracle:
         check.batch_timestep(t, x_t)
         if x_t.device != self.x_target.device:
             raise ValueError(f"x_t is on {x_t.device} but the oracle's target on {self.x_target.device}")
-        eps = _predict_eps(x_t, t, self.x_target, self.schedule)
+        s = self.schedule  # predict_eps's formula, read cheaply above: a model runs at every step
+        eps = (x_t - coef_at(s.sqrt_alpha_bar, t, x_t) * self.x_target) / coef_at(s.sqrt_one_minus_alpha_bar, t, x_t)
         return eps if eps.dtype == x_t.dtype else eps.to(x_t.dtype)  # .to costs even when it does nothing
 
     def __repr__(self) -> str:
@@ -75,28 +76,25 @@ class NoisyModel:
     """Wraps a model and adds Gaussian error of standard deviation ``level`` to each prediction."""
 
     def __init__(self, model: Model, level: float, generator: Generators = None):
-        check.callable_model(model)
+        check.model(model)
         self.level = check.std(level, "level")
-        if isinstance(generator, (list, tuple)):
-            check.generator(generator, torch.empty(len(generator), 1, 1, 1))
-            generator = list(generator)
-        else:
-            check.generator(generator, torch.empty(1, 1, 1))
-        self.model, self.generator = model, generator
+        batched = isinstance(generator, (list, tuple))
+        check.generator(generator, (len(generator), 1, 1, 1) if batched else (1, 1, 1))
+        self.model, self.generator = model, list(generator) if batched else generator
 
     def __call__(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         check.tensor(x_t, "x_t")
         eps = self.model(x_t, t)
-        check.model_output(eps, x_t, t)
+        check.prediction(x_t, t, eps)
         if isinstance(self.generator, list):  # one generator per image: the batch must match
-            check.generator(self.generator, eps)
+            check.generator(self.generator, eps.shape)
         # a standard normal draw stays well inside 64; beyond that the error would overflow the dtype
         if self.level * 64 > torch.finfo(eps.dtype).max:
             raise ValueError(
                 f"level = {self.level!r} is outside the valid range for {eps.dtype} predictions: "
                 f"at most {torch.finfo(eps.dtype).max / 64:.3g}, or the added error is inf"
             )
-        return eps + self.level * _randn_like(eps, self.generator)
+        return eps + self.level * noise_like(eps, self.generator)
 
     def __repr__(self) -> str:
         return f"NoisyModel({self.model!r}, level={self.level})"

@@ -301,9 +301,9 @@ def coefficient_panels(
     are ints in 1..T; by default 12 and 100, or T for a schedule of fewer steps. ``mark_t``:
     timesteps in 1..T, marked with a dotted line.
     """
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     if unclipped is not None:
-        check.schedule(unclipped, "unclipped")
+        check.instance(unclipped, Schedule, "unclipped", "cosine_schedule")
     T = schedule.T
     mark_t = check.timesteps(mark_t, 1, T, "mark_t")
     last = min(12, T) if last is None else check.count(last, "last", 1, T)
@@ -369,7 +369,7 @@ def coefficient_panels(
 
 def error_gain_plot(schedule: Schedule, mark_t: Sequence[int] = (), ax: Axes | None = None) -> Figure:
     r"""The one-shot error gain :math:`\sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}` over t, log scale."""
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     mark_t = check.timesteps(mark_t, 1, schedule.T, "mark_t")
     ax = _one_axes(ax, (6.5, 3.6))
     t = torch.arange(1, schedule.T + 1).numpy()
@@ -468,7 +468,7 @@ input[type=range].anim-slider { max-width: 100%; }
 def schedule_plot(schedule: Schedule, axes: Sequence[Axes] | None = None) -> Figure:
     r"""Two panels over t = 0..T: the signal and noise fractions :math:`\bar\alpha_t` and
     :math:`1-\bar\alpha_t`, and the per-step variance :math:`\beta_t` on a log axis. ``axes``: two."""
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     t = torch.arange(schedule.T + 1).numpy()

@@ -190,7 +190,7 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
     images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.trace.Trace`,
     one line per sample, on a log axis.
     """
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     effective_number = _per_step(effective_number, "effective_number", 2)
     T = effective_number.shape[0] - 1
     if T != schedule.T:

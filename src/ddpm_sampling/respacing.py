@@ -9,17 +9,16 @@ T steps needs no retraining.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor
 
 from . import _checks as check
 from .models import Model
-from .samplers import DIVERGED, ReverseStep, _last, _reverse_chain, _starting_point
+from .samplers import DIVERGED, Samples, clipped_eps
 from .schedule import Schedule
-from .steps import VARIANCES, Generators, Variance, _predict_x0, _randn_like, _reverse_step
+from .steps import VARIANCES, Generators, Variance, noise, noise_like
 
 
 def respaced_timesteps(T: int, num_steps: int) -> list[int]:
@@ -44,7 +43,7 @@ def respaced_schedule(schedule: Schedule, timesteps: Sequence[int]) -> Schedule:
     the original: :math:`\bar\alpha'_i = \bar\alpha_{\tau_i}`, hence
     :math:`\beta'_i = 1 - \bar\alpha_{\tau_i} / \bar\alpha_{\tau_{i-1}}` (Nichol & Dhariwal 2021, sec. 4).
     """
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     taus = check.timesteps(timesteps, 1, schedule.T, "timesteps")
     if not taus:
         raise ValueError("timesteps is empty; it must hold at least one timestep in 1..T")
@@ -55,6 +54,18 @@ def respaced_schedule(schedule: Schedule, timesteps: Sequence[int]) -> Schedule:
     return Schedule.from_alpha_bar(schedule.alpha_bar.to(torch.float64)[index], max_beta=None)
 
 
+def _visited_timesteps(values: object, tau: list[int], name: str = "snapshot_timesteps") -> set[int]:
+    """Read timesteps that a chain over ``tau`` (0 first) visits: ints in 0..T, each one of ``tau``."""
+    wanted = check.timesteps(values, 0, tau[-1], name)
+    for i, t in enumerate(wanted):
+        if t not in tau:
+            raise ValueError(
+                f"{name}[{i}] = {t} is not a timestep this chain visits: with num_steps = {len(tau) - 1} "
+                "it visits 0 and respaced_timesteps(T, num_steps)"
+            )
+    return set(wanted)
+
+
 def strided_ddpm_sample(
     model: Model,
     schedule: Schedule,
@@ -62,13 +73,16 @@ def strided_ddpm_sample(
     num_steps: int,
     shape: tuple[int, ...] | None = None,
     x_T: Tensor | None = None,
+    snapshot_timesteps: Iterable[int] = (),
     generator: Generators = None,
     variance: Variance = "beta",
     clip_x0: bool = False,
-) -> Tensor:
+) -> Samples:
     """DDPM ancestral sampling (Algorithm 2) over ``num_steps`` respaced steps.
 
-    With ``num_steps = T`` it is :func:`ddpm_sample` (same noise, drawn in the same order).
+    Step i of the shorter chain goes from tau_i to tau_{i-1} with the coefficients of
+    :func:`respaced_schedule`; the model is asked at the original timestep tau_i. With
+    ``num_steps = T`` it is :func:`~ddpm_sampling.ddpm_sample` (same noise, drawn in the same order).
 
     Args:
         model: ``model(x_t, t) -> eps``, called once per step with the original timestep.
@@ -76,73 +90,55 @@ def strided_ddpm_sample(
         num_steps: S, an int in 1..T.
         shape: (C, H, W) or (B, C, H, W) to start from pure noise, or else ``x_T``.
         x_T: the start at t = T, a floating tensor of finite values; sets the dtype, not modified.
+        snapshot_timesteps: timesteps the chain visits (0 and tau_1..tau_S) at which to keep a copy of x.
         generator: ``torch.Generator`` (or one per image) for x_T and each step's noise.
         variance: ``"beta"`` or ``"beta_tilde"`` of the respaced chain.
-        clip_x0: clip the clean-image estimate to [-1, 1] at every step, as in :func:`ddpm_sample`.
+        clip_x0: clip the clean-image estimate to [-1, 1] at every step, as in :func:`~ddpm_sampling.ddpm_sample`.
 
     Returns:
-        x_0, a new tensor with the shape and dtype of the start.
+        :class:`~ddpm_sampling.samplers.Samples` ``(x0, snapshots)``, as :func:`~ddpm_sampling.ddpm_sample` returns.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
+    model = check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     num_steps = check.count(num_steps, "num_steps", 1, schedule.T)
+    shape = check.start(shape, x_T, generator)
+    tau = [0, *respaced_timesteps(schedule.T, num_steps)]  # step i goes from tau[i] to tau[i - 1]
+    snapshot_at = _visited_timesteps(snapshot_timesteps, tau)
     check.choice(variance, "variance", VARIANCES)
     check.flag(clip_x0, "clip_x0")
-    x, _ = _starting_point(schedule, shape, x_T, None, generator)
-    taus = respaced_timesteps(schedule.T, num_steps)
-    respaced = respaced_schedule(schedule, taus)
-    # step i of the respaced chain goes from tau_i to tau_{i-1}; the model is asked at tau_i
-    steps = [
-        ReverseStep(
-            taus[i - 1],
-            taus[i - 2] if i > 1 else 0,
-            lambda x, eps, i=i: _reverse_step(x, i, eps, respaced, None, generator, variance),
-        )
-        for i in range(num_steps, 0, -1)
-    ]
-    x_0 = _last(_reverse_chain(model, schedule, x, steps, clip_x0))
-    return check.finite_result(x_0, "strided_ddpm_sample's x_0", DIVERGED)
+    respaced = respaced_schedule(schedule, tau[1:])
+    sigma = respaced.sigma if variance == "beta" else respaced.sigma_tilde
+    scale, eps_coef, sigma = respaced.scale.tolist(), respaced.eps_coef.tolist(), sigma.tolist()
+
+    with torch.no_grad():
+        x = noise(shape, generator) if x_T is None else x_T.detach().clone()
+        snapshots = {tau[-1]: x.clone()} if tau[-1] in snapshot_at else {}
+        for i in range(num_steps, 0, -1):  # step i of the short chain, with its own coefficients
+            t = tau[i]  # ... asks the model at the original timestep
+            eps = model(x, t)
+            if clip_x0:
+                eps = clipped_eps(x, t, eps, schedule)
+            x = scale[i] * (x - eps_coef[i] * eps)
+            if i > 1:
+                x = x + sigma[i] * noise_like(x, generator)
+            if tau[i - 1] in snapshot_at:
+                snapshots[tau[i - 1]] = x.clone()
+    return Samples(check.finite_result(x, "strided_ddpm_sample's x_0", DIVERGED), snapshots)
 
 
-class _DDIMStep(NamedTuple):
-    """The coefficients of one DDIM step from ``t`` to ``prev``."""
+def _ddim_max_eta(alpha_bar: Sequence[float], tau: Sequence[int]) -> float:
+    r"""The largest eta for which every DDIM step over ``tau`` keeps a real direction term.
 
-    t: int
-    prev: int
-    sqrt_alpha_bar_prev: float
-    direction: float  # sqrt(1 - alpha_bar_prev - sigma^2), the weight of the predicted noise
-    sigma: float
-
-
-def _ddim_steps(schedule: Schedule, num_steps: int, eta: float) -> list[_DDIMStep]:
-    r"""Per step, from the first (t = T) to the last (prev = 0): the coefficients of DDIM's update.
-
-    DDIM (Song et al. 2021, eq. 12), with prev = :math:`\tau_{i-1}`:
-
-    .. math:: x_\text{prev} = \sqrt{\bar\alpha_\text{prev}}\,\hat x_0
-              + \sqrt{1-\bar\alpha_\text{prev}-\sigma^2}\,\hat\epsilon + \sigma z,\qquad
-              \sigma = \eta\sqrt{\frac{1-\bar\alpha_\text{prev}}{1-\bar\alpha_t}}
-              \sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_\text{prev}}}
-
-    Computed in float64. For eta > 1, sigma^2 can exceed 1 - alpha_bar_prev; that eta is refused.
+    A step's :math:`\sigma^2 = \eta^2 \sigma_1^2` must not exceed :math:`1 - \bar\alpha_\text{prev}`, where
+    :math:`\sigma_1^2` is its value at eta = 1 (:math:`\tilde\beta`). Infinite when no step adds noise.
     """
-    ab = schedule.alpha_bar.to(torch.float64)
-    taus = respaced_timesteps(schedule.T, num_steps)
-    prevs = [0, *taus[:-1]]
-    steps, eta_max = [], math.inf
-    for t, p in zip(reversed(taus), reversed(prevs)):
-        ab_t, ab_p = float(ab[t]), float(ab[p])
-        sigma1_sq = (1 - ab_p) / (1 - ab_t) * (1 - ab_t / ab_p)  # sigma^2 at eta = 1 (beta_tilde)
+    bound = math.inf
+    for t, prev in zip(tau[1:], tau[:-1]):
+        a_t, a_prev = alpha_bar[t], alpha_bar[prev]
+        sigma1_sq = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
         if sigma1_sq > 0:
-            eta_max = min(eta_max, math.sqrt((1 - ab_p) / sigma1_sq))
-        sigma_sq = eta * eta * sigma1_sq
-        steps.append(_DDIMStep(t, p, math.sqrt(ab_p), math.sqrt(max(1 - ab_p - sigma_sq, 0.0)), math.sqrt(sigma_sq)))
-    if eta > eta_max * (1 + 1e-12):
-        raise ValueError(
-            f"eta = {eta} is outside the valid range 0..{eta_max:.6g} for {num_steps} steps: beyond it "
-            "sigma^2 exceeds 1 - alpha_bar_prev and the step has no real direction term"
-        )
-    return steps
+            bound = min(bound, math.sqrt((1 - a_prev) / sigma1_sq))
+    return bound
 
 
 def ddim_sample(
@@ -153,10 +149,18 @@ def ddim_sample(
     eta: float = 0.0,
     shape: tuple[int, ...] | None = None,
     x_T: Tensor | None = None,
+    snapshot_timesteps: Iterable[int] = (),
     generator: Generators = None,
     clip_x0: bool = False,
-) -> Tensor:
-    """DDIM sampling (Song et al. 2021) over ``num_steps`` evenly spaced timesteps.
+) -> Samples:
+    r"""DDIM sampling (Song et al. 2021) over ``num_steps`` evenly spaced timesteps.
+
+    Each step, from t = :math:`\tau_i` to prev = :math:`\tau_{i-1}`, is DDIM's eq. 12:
+
+    .. math:: x_\text{prev} = \sqrt{\bar\alpha_\text{prev}}\,\hat x_0
+              + \sqrt{1-\bar\alpha_\text{prev}-\sigma^2}\,\hat\epsilon + \sigma z,\qquad
+              \sigma = \eta\sqrt{\frac{1-\bar\alpha_\text{prev}}{1-\bar\alpha_t}}
+              \sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_\text{prev}}}
 
     ``eta = 0`` is deterministic given x_T; ``eta = 1`` with ``num_steps = T`` is DDPM with the
     posterior variance beta_tilde, and draws its noise in the same order as
@@ -168,27 +172,46 @@ def ddim_sample(
         num_steps: S, an int in 1..T.
         eta: a finite real number >= 0 (and at most about 1 for few steps: the error names the
             bound); how much fresh noise each step adds (0: none).
-        shape, x_T, generator, clip_x0: as in :func:`ddpm_sample`.
+        snapshot_timesteps: as in :func:`strided_ddpm_sample`.
+        shape, x_T, generator, clip_x0: as in :func:`~ddpm_sampling.ddpm_sample`.
 
     Returns:
-        x_0, a new tensor with the shape and dtype of the start.
+        :class:`~ddpm_sampling.samplers.Samples` ``(x0, snapshots)``, as :func:`~ddpm_sampling.ddpm_sample` returns.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
+    model = check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     num_steps = check.count(num_steps, "num_steps", 1, schedule.T)
-    eta = check.std(eta, "eta", ": it scales a standard deviation")
+    tau = [0, *respaced_timesteps(schedule.T, num_steps)]  # step i goes from tau[i] to tau[i - 1]
+    alpha_bar = schedule.alpha_bar.double().tolist()  # in float64
+    eta, eta_max = check.std(eta, "eta", ": it scales a standard deviation"), _ddim_max_eta(alpha_bar, tau)
+    if eta > eta_max * (1 + 1e-12):
+        raise ValueError(
+            f"eta = {eta} is outside the valid range 0..{eta_max:.6g} for {num_steps} steps: "
+            "beyond it sigma^2 exceeds 1 - alpha_bar_prev and the step has no real direction term"
+        )
     check.flag(clip_x0, "clip_x0")
-    coefficients = _ddim_steps(schedule, num_steps, eta)
-    x, _ = _starting_point(schedule, shape, x_T, None, generator)
+    shape = check.start(shape, x_T, generator)
+    snapshot_at = _visited_timesteps(snapshot_timesteps, tau)
+    sqrt_alpha_bar = schedule.sqrt_alpha_bar.tolist()
+    sqrt_one_minus_alpha_bar = schedule.sqrt_one_minus_alpha_bar.tolist()
 
-    def ddim_update(x: Tensor, eps: Tensor, c: _DDIMStep) -> Tensor:
-        # 1. the clean image the model implies (DDIM eq. 12, "predicted x0")
-        x0_hat = _predict_x0(x, c.t, eps, schedule)
-        # 2. move to the previous time along the predicted noise direction
-        x = c.sqrt_alpha_bar_prev * x0_hat + c.direction * eps
-        # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
-        return x + c.sigma * _randn_like(x, generator) if c.sigma > 0 else x
-
-    steps = [ReverseStep(c.t, c.prev, lambda x, eps, c=c: ddim_update(x, eps, c)) for c in coefficients]
-    x_0 = _last(_reverse_chain(model, schedule, x, steps, clip_x0))
-    return check.finite_result(x_0, "ddim_sample's x_0", DIVERGED)
+    with torch.no_grad():
+        x = noise(shape, generator) if x_T is None else x_T.detach().clone()
+        snapshots = {tau[-1]: x.clone()} if tau[-1] in snapshot_at else {}
+        for i in range(num_steps, 0, -1):
+            t, prev = tau[i], tau[i - 1]
+            eps = model(x, t)
+            if clip_x0:
+                eps = clipped_eps(x, t, eps, schedule)
+            # sigma^2 of DDIM eq. 16
+            sigma_sq = eta * eta * ((1 - alpha_bar[prev]) / (1 - alpha_bar[t]) * (1 - alpha_bar[t] / alpha_bar[prev]))
+            # 1. the clean image the model implies ("predicted x0")
+            x0_hat = (x - sqrt_one_minus_alpha_bar[t] * eps) / sqrt_alpha_bar[t]
+            # 2. move to prev along the predicted noise ("direction pointing to x_t"); max: rounding at the top eta
+            x = math.sqrt(alpha_bar[prev]) * x0_hat + math.sqrt(max(1 - alpha_bar[prev] - sigma_sq, 0.0)) * eps
+            # 3. fresh noise, only where sigma > 0 (never at the last step, where prev = 0)
+            if sigma_sq > 0:
+                x = x + math.sqrt(sigma_sq) * noise_like(x, generator)
+            if prev in snapshot_at:
+                snapshots[prev] = x.clone()
+    return Samples(check.finite_result(x, "ddim_sample's x_0", DIVERGED), snapshots)

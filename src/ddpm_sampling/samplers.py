@@ -1,21 +1,20 @@
-"""The DDPM sampling loop (Ho et al. 2020, Algorithm 2), and the one chain every sampler runs.
+"""The DDPM sampling loop (Ho et al. 2020, Algorithm 2), beside which this module reads line by line.
 
-A sampler is a list of reverse steps. Each step asks the model once, at its timestep t, and
-moves x from t to an earlier time. :func:`reverse_chain` runs such a list and yields x after
-every step; :func:`~ddpm_sampling.ddpm_sample` here and the fewer-step samplers of :mod:`ddpm_sampling.respacing`
-only say which steps to take. Sampling never builds an autograd graph: each step runs
-under ``torch.no_grad()``, so a network with trainable parameters keeps no step's graph alive;
-between steps, while a chain is paused, the caller's grad mode is the caller's.
+:func:`ddpm_sample` is Algorithm 2: draw x_T, then for t = T..1 ask the model for its noise
+prediction and take one reverse step, adding fresh noise at every step but the last. The fewer-step
+samplers of :mod:`ddpm_sampling.respacing` are the same loop over fewer timesteps. Every sampler
+returns :class:`Samples`.
 
-Every sampler reads its arguments once, before the first step; then each model output is checked
-for its type, shape, dtype and device (cheap: no value is read), and the result for finite values.
-An exception raised by the model itself passes through unchanged, with a note of the step.
+A sampler reads its arguments once, in one block at its top; the model is read as one whose every
+prediction is checked for its type, shape, dtype and device (cheap: no value is read), and an
+exception raised by the model itself passes through unchanged, with a note of the step. The result
+is checked for finite values at the end. Sampling builds no autograd graph: the loop runs under
+``torch.no_grad()``, which restores the caller's grad mode on the way out, also when the model raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 import torch
@@ -23,8 +22,8 @@ from torch import Tensor
 
 from . import _checks as check
 from .models import Model
-from .schedule import Schedule
-from .steps import VARIANCES, Generators, Variance, _eps_of_clipped_x0, _predict_x0, _randn_like, _reverse_step_at
+from .schedule import Schedule, coef_at
+from .steps import VARIANCES, Generators, Variance, noise, noise_like
 
 #: What a non-finite sample says about its cause.
 DIVERGED = (
@@ -33,117 +32,24 @@ DIVERGED = (
 )
 
 
-class ReverseStep(NamedTuple):
-    """One step of a sampler: ask the model at ``t``, then ``update(x, eps) -> x`` at ``t_next``."""
+class Samples(NamedTuple):
+    """What every sampler returns: the samples and the snapshots asked for."""
 
-    t: int  # the timestep the model is asked at
-    t_next: int  # the time x is at after the step (0: the clean image)
-    update: Callable[[Tensor, Tensor], Tensor]
-
-
-def _ask(model: Model, x: Tensor, t: int) -> Tensor:
-    """The model's prediction at (x, t), checked for its shape and dtype; its own exceptions get a note."""
-    try:
-        eps = model(x, t)
-    except Exception as err:
-        err.add_note(f"(raised by the model, called at t = {t})")
-        raise
-    check.model_output(eps, x, t)
-    return eps
+    x0: Tensor  # the samples x_0, with the shape and dtype of the start
+    snapshots: dict[int, Tensor]  # t -> a copy of x_t, from the noisiest to the clean; empty if none asked
 
 
-def _reverse_chain(
-    model: Model, schedule: Schedule, x: Tensor, steps: Iterable[ReverseStep], clip_x0: bool
-) -> Iterator[tuple[int, Tensor]]:
-    # no_grad around each step only, never across a yield: a paused chain leaves the caller's
-    # grad mode as the caller set it, and a step that raises restores it on the way out
-    for step in steps:
-        with torch.no_grad():
-            eps = _ask(model, x, step.t)
-            if clip_x0:
-                eps = _eps_of_clipped_x0(x, step.t, eps, schedule)
-            x = step.update(x, eps)
-        yield step.t_next, x
+def clipped_eps(x_t: Tensor, t: int, eps: Tensor, schedule: Schedule) -> Tensor:
+    """The noise estimate whose clean image lies in the data range [-1, 1] (diffusers' ``clip_sample``).
 
-
-def reverse_chain(
-    model: Model, schedule: Schedule, x: Tensor, steps: Iterable[ReverseStep], *, clip_x0: bool = False
-) -> Iterator[tuple[int, Tensor]]:
-    """Run ``steps`` from ``x``; yield ``(t_next, x)`` after each one.
-
-    With ``clip_x0`` the model's clean-image estimate is clipped to the data range [-1, 1]
-    at every step and the noise prediction re-derived from it (diffusers' ``clip_sample``).
-    Every output of the model is checked for its shape and dtype (not scanned: cheap).
-
-    Args:
-        model: ``model(x_t, t) -> eps``.
-        schedule: the noise schedule the model was trained with.
-        x: the start, a floating tensor (C, H, W) or (B, C, H, W) of finite values. The chain runs
-            lazily, from a copy taken when it is made: a later in-place edit of ``x`` does not reach it.
-        steps: :class:`ReverseStep` s, each with ``t`` an int in 1..T and ``t_next`` in 0..t - 1.
+    Predict x_0 from ``eps``, clip it to [-1, 1], and re-derive the noise from the clipped x_0:
+    eps' = (x_t - c x0_clipped) / s = eps + (c / s)(x0_hat - x0_clipped), with c = sqrt(alpha_bar_t)
+    and s = sqrt(1 - alpha_bar_t). The second form leaves eps exactly as it was wherever the
+    estimate is already in range.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
-    check.image(x, "x")
-    check.flag(clip_x0, "clip_x0")
-    if not isinstance(steps, Iterable):
-        raise TypeError(f"steps must be an iterable of ReverseStep, got {check.describe(steps)}")
-
-    def read(steps: Iterable[ReverseStep]) -> Iterator[ReverseStep]:
-        for i, step in enumerate(steps):
-            if not isinstance(step, ReverseStep):
-                raise TypeError(f"steps[{i}] must be a ReverseStep, got {check.describe(step)}")
-            t = check.count(step.t, f"steps[{i}].t", 1, schedule.T)
-            t_next = check.count(step.t_next, f"steps[{i}].t_next", 0, t - 1)
-            if not callable(step.update):
-                raise TypeError(f"steps[{i}].update must be callable as update(x, eps) -> x")
-            yield ReverseStep(t, t_next, step.update)
-
-    return _reverse_chain(model, schedule, x.detach().clone(), read(steps), clip_x0)
-
-
-def _last(chain: Iterator[tuple[int, Tensor]]) -> Tensor:
-    """Run a chain to its end and return the last x (keeping no other)."""
-    last = None
-    for _, last in chain:  # noqa: B007 - the loop keeps only the latest x
-        pass
-    return last
-
-
-def _starting_point(
-    schedule: Schedule,
-    shape: tuple[int, ...] | None,
-    x_T: Tensor | None,
-    start_t: int | None,
-    generator: Generators,
-) -> tuple[Tensor, int]:
-    """Read a sampler's start and return (x at start_t, start_t): fresh noise for ``shape``, or a copy
-    of ``x_T`` (the caller's tensor is never modified or kept)."""
-    if (shape is None) == (x_T is None):
-        raise ValueError("give exactly one of shape (to start from pure noise) or x_T (a given start)")
-    start_t = schedule.T if start_t is None else check.count(start_t, "start_t", 1, schedule.T)
-    if x_T is None:
-        x = torch.empty(check.shape(shape))
-        check.generator(generator, x)
-        return _randn_like(x, generator), start_t
-    check.image(x_T, "x_T")
-    check.generator(generator, x_T)
-    return x_T.detach().clone(), start_t
-
-
-def _ddpm_steps(schedule: Schedule, start_t: int, generator: Generators, variance: Variance) -> Iterator[ReverseStep]:
-    """Algorithm 2's steps from ``start_t`` down to 1: each one :func:`~ddpm_sampling.reverse_step`.
-
-    The three coefficients are read from the schedule once, as Python floats (the same values
-    :func:`~ddpm_sampling.reverse_step` reads), rather than indexed out of a tensor at every step.
-    """
-    scale, eps_coef = schedule.scale.tolist(), schedule.eps_coef.tolist()
-    sigma = (schedule.sigma if variance == "beta" else schedule.sigma_tilde).tolist()
-    for t in range(start_t, 0, -1):
-        update = partial(
-            _reverse_step_at, t=t, scale=scale[t], eps_coef=eps_coef[t], sigma=sigma[t], z=None, generator=generator
-        )
-        yield ReverseStep(t, t - 1, update)
+    c, s = float(schedule.sqrt_alpha_bar[t]), float(schedule.sqrt_one_minus_alpha_bar[t])
+    x0_hat = (x_t - s * eps) / c
+    return eps + c / s * (x0_hat - x0_hat.clamp(-1.0, 1.0))
 
 
 def ddpm_sample(
@@ -157,7 +63,7 @@ def ddpm_sample(
     generator: Generators = None,
     variance: Variance = "beta",
     clip_x0: bool = False,
-) -> tuple[Tensor, dict[int, Tensor]]:
+) -> Samples:
     """Algorithm 2 of DDPM: from x at ``start_t`` down to x_0, one reverse step at a time.
 
     Args:
@@ -172,27 +78,39 @@ def ddpm_sample(
         snapshot_timesteps: timesteps in 0..start_t at which to keep a copy of x.
         generator: the ``torch.Generator`` for x_T and every z, or a list of B of them
             so that each image of a batch matches its own single run.
-        variance: ``"beta"`` or ``"beta_tilde"``, see :func:`reverse_step`.
+        variance: ``"beta"`` or ``"beta_tilde"``, see :func:`~ddpm_sampling.reverse_step`.
         clip_x0: clip the model's clean-image estimate to [-1, 1] at every step and re-derive
-            the noise from it. Off by default: the loop is then exactly Algorithm 2.
+            the noise from it (:func:`clipped_eps`). Off by default: the loop is then exactly Algorithm 2.
 
     Returns:
-        ``(x_0, snapshots)``: x_0 has the shape and dtype of the start and ``snapshots`` maps
-        each asked timestep to a copy of x at that time, from the noisiest to the clean.
+        :class:`Samples` ``(x0, snapshots)``: x0 has the shape and dtype of the start and
+        ``snapshots`` maps each asked timestep to a copy of x at that time, from the noisiest to the clean.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
-    x, start_t = _starting_point(schedule, shape, x_T, start_t, generator)
-    check.choice(variance, "variance", VARIANCES)
+    model = check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
+    shape = check.start(shape, x_T, generator)
+    start_t = schedule.T if start_t is None else check.count(start_t, "start_t", 1, schedule.T)
+    snapshot_at = set(check.timesteps(snapshot_timesteps, 0, start_t, "snapshot_timesteps"))
+    sigma = {"beta": schedule.sigma, "beta_tilde": schedule.sigma_tilde}[check.choice(variance, "variance", VARIANCES)]
     check.flag(clip_x0, "clip_x0")
-    wanted = set(check.timesteps(snapshot_timesteps, 0, start_t, "snapshot_timesteps"))
-    snapshots = {start_t: x.clone()} if start_t in wanted else {}
-    chain = _reverse_chain(model, schedule, x, _ddpm_steps(schedule, start_t, generator, variance), clip_x0)
-    for t, x_t in chain:
-        if t in wanted:
-            snapshots[t] = x_t.clone()
-    check.finite_result(x_t, "ddpm_sample's x_0", DIVERGED)
-    return x_t, dict(sorted(snapshots.items(), reverse=True))
+    # the coefficients as Python floats, read from the schedule once
+    scale, eps_coef, sigma = schedule.scale.tolist(), schedule.eps_coef.tolist(), sigma.tolist()
+
+    # Algorithm 2, line by line
+    with torch.no_grad():
+        x = noise(shape, generator) if x_T is None else x_T.detach().clone()  # 1: x_T ~ N(0, I)
+        snapshots = {start_t: x.clone()} if start_t in snapshot_at else {}
+        for t in range(start_t, 0, -1):  # 2: for t = T, ..., 1
+            eps = model(x, t)  # eps_theta(x_t, t)
+            if clip_x0:
+                eps = clipped_eps(x, t, eps, schedule)
+            # 4: x_{t-1} = 1 / sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) + sigma_t z
+            x = scale[t] * (x - eps_coef[t] * eps)
+            if t > 1:  # 3: z ~ N(0, I) if t > 1, else z = 0
+                x = x + sigma[t] * noise_like(x, generator)
+            if t - 1 in snapshot_at:
+                snapshots[t - 1] = x.clone()
+    return Samples(check.finite_result(x, "ddpm_sample's x_0", DIVERGED), snapshots)  # 6: return x_0
 
 
 def x0_predictions(model: Model, schedule: Schedule, snapshots: Mapping[int, Tensor]) -> dict[int, Tensor]:
@@ -208,18 +126,24 @@ def x0_predictions(model: Model, schedule: Schedule, snapshots: Mapping[int, Ten
     Returns:
         A dict with the same keys (as ints) and order, each value a new tensor of its x_t's shape.
     """
-    check.callable_model(model)
-    check.schedule(schedule)
+    model = check.model(model)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     if not isinstance(snapshots, Mapping):
         raise TypeError(f"snapshots must be a dict {{t: x_t}}, got {check.describe(snapshots)}")
+    x_ts = {}
+    for key, x_t in snapshots.items():
+        t = check.count(key, "snapshots key", 0, schedule.T)
+        x_ts[t] = check.image(x_t, f"snapshots[{t}]")
+
     out = {}
     with torch.no_grad():
-        for key, x_t in snapshots.items():
-            t = check.count(key, "snapshots key", 0, schedule.T)
-            check.image(x_t, f"snapshots[{t}]")
+        for t, x_t in x_ts.items():
             if t == 0:
                 out[t] = x_t.clone()
                 continue
-            x0_hat = _predict_x0(x_t, t, _ask(model, x_t, t), schedule)
+            eps = model(x_t, t)
+            x0_hat = (x_t - coef_at(schedule.sqrt_one_minus_alpha_bar, t, x_t) * eps) / coef_at(
+                schedule.sqrt_alpha_bar, t, x_t
+            )
             out[t] = check.finite_result(x0_hat, f"the x_0 estimate at t = {t}", "the model's prediction is too large")
     return out

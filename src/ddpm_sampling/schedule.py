@@ -4,6 +4,31 @@ Timesteps follow the DDPM paper: t = 1..T, and every per-timestep tensor has
 length T + 1 with index 0 standing for the clean image (alpha_bar[0] = 1).
 diffusers counts from 0 instead: its ``alphas_cumprod[k]`` is our
 ``alpha_bar[k + 1]``.
+
+Notation, from the code's name to the paper's symbol (Ho et al. 2020; Song et al. 2021 for DDIM):
+
+============================  =================================================  =============================
+code                          symbol                                             meaning
+============================  =================================================  =============================
+``T``                         :math:`T`                                          number of diffusion steps
+``t``                         :math:`t`                                          a timestep, 1..T (0: clean)
+``beta``                      :math:`\beta_t`                                    variance of forward step t
+``alpha``                     :math:`\alpha_t = 1 - \beta_t`
+``alpha_bar``                 :math:`\bar\alpha_t = \prod_{s \le t} \alpha_s`    signal kept until t
+``sqrt_alpha_bar``            :math:`\sqrt{\bar\alpha_t}`                        scale of x_0 in x_t
+``sqrt_one_minus_alpha_bar``  :math:`\sqrt{1 - \bar\alpha_t}`                    scale of the noise in x_t
+``scale``                     :math:`1 / \sqrt{\alpha_t}`                        the scaling factor
+``eps_coef``                  :math:`\beta_t / \sqrt{1 - \bar\alpha_t}`          the noise correction
+``sigma``                     :math:`\sigma_t = \sqrt{\beta_t}`                  noise injection (the lesson)
+``beta_tilde``                :math:`\tilde\beta_t`, DDPM eq. 7                  the posterior variance
+``sigma_tilde``               :math:`\sqrt{\tilde\beta_t}`                       its standard deviation
+``x0``, ``x_t``               :math:`x_0`, :math:`x_t`                           clean and noisy images
+``eps``                       :math:`\epsilon`, :math:`\epsilon_\theta(x_t, t)`  the noise, or its prediction
+``x0_hat``                    :math:`\hat x_0`                                   the one-shot estimate of x_0
+``z``                         :math:`z \sim \mathcal N(0, I)`                    fresh noise of a reverse step
+``eta``                       :math:`\eta`                                       DDIM's share of fresh noise
+``tau``                       :math:`\tau_i`                                     the respaced timesteps
+============================  =================================================  =============================
 """
 
 from __future__ import annotations
@@ -36,6 +61,8 @@ COEFFICIENTS = (
 class Schedule:
     r"""A noise schedule and every coefficient derived from it, as float32 tensors of shape (T + 1,).
 
+    The fields are named as in the module's notation table.
+
     Index 0 is the clean image: ``alpha_bar[0] = alpha[0] = 1`` and ``beta[0] = 0``.
     Build one with :func:`cosine_schedule`; the derived tensors are computed once,
     in float64, so that the sampling loop only looks them up.
@@ -47,16 +74,16 @@ class Schedule:
     """
 
     T: int
-    alpha_bar: Tensor  # \bar\alpha_t = \prod_{s \le t} \alpha_s
-    alpha: Tensor  # \alpha_t = 1 - \beta_t
-    beta: Tensor  # \beta_t, the forward step's variance
-    sigma: Tensor  # \sigma_t = \sqrt{\beta_t}, the lesson's noise injection
-    beta_tilde: Tensor  # \tilde\beta_t = \beta_t (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t), DDPM eq. 7
-    sigma_tilde: Tensor  # \sqrt{\tilde\beta_t}
-    sqrt_alpha_bar: Tensor  # \sqrt{\bar\alpha_t}
-    sqrt_one_minus_alpha_bar: Tensor  # \sqrt{1 - \bar\alpha_t}
-    scale: Tensor  # 1 / \sqrt{\alpha_t}, the scaling factor
-    eps_coef: Tensor  # \beta_t / \sqrt{1 - \bar\alpha_t}, the noise correction (0 at t = 0)
+    alpha_bar: Tensor
+    alpha: Tensor
+    beta: Tensor
+    sigma: Tensor
+    beta_tilde: Tensor  # beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
+    sigma_tilde: Tensor
+    sqrt_alpha_bar: Tensor
+    sqrt_one_minus_alpha_bar: Tensor
+    scale: Tensor
+    eps_coef: Tensor  # 0 at t = 0
     max_beta: float | None = None
 
     def __post_init__(self) -> None:
@@ -194,6 +221,14 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float | None = 0.
         ) from None
 
 
+def coef_at(coef: Tensor, t: int | Tensor, x: Tensor) -> float | Tensor:
+    """``coef[t]`` ready to multiply ``x``: a Python float for one int t, or for a (B,) tensor of
+    timesteps a (B, 1, ..., 1) column in ``x``'s dtype and on its device, one value per image."""
+    if isinstance(t, Tensor) and t.dim() == 1:
+        return coef[t.to(coef.device)].to(x).view(-1, *([1] * (x.dim() - 1)))
+    return float(coef[t])
+
+
 class ReverseCoefficients(NamedTuple):
     """The three coefficients of the DDPM reverse step at some timestep(s)."""
 
@@ -217,7 +252,7 @@ def reverse_coefficients(schedule: Schedule, t: int | Tensor) -> ReverseCoeffici
         ``(scale, eps_coef, sigma)``, each a new float32 tensor with the shape of ``t``: never a view
         into the schedule, so editing them in place leaves the schedule alone.
     """
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     t = check.timestep(t, 1, schedule.T)
     # .clone(): indexing with an int gives a view into the schedule
     return ReverseCoefficients(schedule.scale[t].clone(), schedule.eps_coef[t].clone(), schedule.sigma[t].clone())
@@ -237,7 +272,7 @@ def error_gain(schedule: Schedule, t: int | Tensor | None = None) -> Tensor:
     Returns:
         A new float32 tensor with the shape of ``t``, computed in float64.
     """
-    check.schedule(schedule)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
     t = torch.arange(1, schedule.T + 1) if t is None else check.timestep(t, 1, schedule.T)
     ab = schedule.alpha_bar.to(torch.float64)[t]
     return ((1 - ab).sqrt() / ab.sqrt()).to(torch.float32)

@@ -1,64 +1,47 @@
-r"""Forward and reverse steps of DDPM (Ho et al. 2020).
+r"""Forward and reverse steps of DDPM (Ho et al. 2020), one function per formula.
 
-Each public function checks its input once and then calls an unchecked
-``_``-prefixed twin; samplers call the twins directly inside their loops.
-
-Two tensors of different floating dtypes (an image in float32, noise in float64, say) combine by
+Each function reads its arguments in one block at its top and then computes its formula. Two
+tensors of different floating dtypes (an image in float32, noise in float64, say) combine by
 PyTorch's promotion: the result has the wider dtype. Every result is a new tensor, never a view of
-an input, and a public function refuses a result that overflowed to inf.
+an input, and a result that overflowed to inf is refused. Names follow the notation table of
+:mod:`ddpm_sampling.schedule`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from . import _checks as check
-from .schedule import Schedule
+from .schedule import Schedule, coef_at
 
 Variance = Literal["beta", "beta_tilde"]
 VARIANCES = ("beta", "beta_tilde")
 Generators = torch.Generator | list[torch.Generator] | None
 
 
-def _coef(coef: Tensor, t: int | Tensor, x: Tensor) -> Tensor | float:
-    """``coef[t]`` shaped to broadcast against ``x``: a Python float, or (B, 1, 1, 1) for one t per image."""
-    if isinstance(t, Tensor) and t.dim() == 1:
-        return coef[t.to(coef.device)].to(x).view(-1, *([1] * (x.dim() - 1)))
-    return float(coef[t])
+def noise(
+    shape: Sequence[int], generator: Generators, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+) -> Tensor:
+    """Standard normal noise of ``shape`` (C, H, W) or (B, C, H, W), drawn on the CPU and moved to ``device``.
 
-
-def _randn_like(x: Tensor, generator: Generators) -> Tensor:
-    """Standard normal noise shaped like ``x`` (C, H, W) or (B, C, H, W), in its dtype and on its device.
-
-    ``generator`` may be one ``torch.Generator`` or a list of B of them, one per image,
-    so that image i of a batch sees exactly the noise of a single run seeded like
-    ``generator[i]``.
+    ``generator`` may be one ``torch.Generator`` or a list of B of them, one per image, so that
+    image i of a batch sees exactly the noise of a single run seeded like ``generator[i]``. Drawn
+    on the CPU, so a seed means the same noise on any device.
     """
     if isinstance(generator, (list, tuple)):
-        z = torch.stack([torch.randn(x.shape[1:], generator=g, dtype=x.dtype) for g in generator])
+        z = torch.stack([torch.randn(tuple(shape[1:]), generator=g, dtype=dtype) for g in generator])
     else:
-        z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    return z if x.is_cpu else z.to(x.device)  # drawn on the CPU, so a seed means the same noise anywhere
+        z = torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    return z if device is None else z.to(device)  # .to the device it is on returns z itself
 
 
-def _read_step_args(
-    x: Tensor, name: str, other: Tensor, other_name: str, t: object, t_min: int, schedule: Schedule
-) -> int | Tensor:
-    """What every step function reads: an image, a second tensor of its shape, t in t_min..T (one per image)."""
-    check.schedule(schedule)
-    check.image(x, name)
-    check.image(other, other_name)
-    check.same_shape(x, other, name, other_name)
-    t = check.timestep(t, t_min, schedule.T)
-    check.batch_timestep(t, x)
-    return t
-
-
-def _q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
-    return _coef(schedule.sqrt_alpha_bar, t, x0) * x0 + _coef(schedule.sqrt_one_minus_alpha_bar, t, x0) * eps
+def noise_like(x: Tensor, generator: Generators) -> Tensor:
+    """Standard normal noise with the shape, dtype and device of ``x``; see :func:`noise`."""
+    return noise(x.shape, generator, x.dtype, x.device)
 
 
 def q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
@@ -74,12 +57,12 @@ def q_sample(x0: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Te
     Returns:
         x_t, a new tensor of ``x0``'s shape, in the promoted dtype of ``x0`` and ``eps``.
     """
-    t = _read_step_args(x0, "x0", eps, "eps", t, 0, schedule)
-    return check.finite_result(_q_sample(x0, t, eps, schedule), "q_sample's x_t", "x0 or eps is too large")
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
+    check.images(x0=x0, eps=eps)
+    t = check.timestep(t, 0, schedule.T, batch_of=x0)
 
-
-def _predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
-    return (x_t - _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t) * eps) / _coef(schedule.sqrt_alpha_bar, t, x_t)
+    x_t = coef_at(schedule.sqrt_alpha_bar, t, x0) * x0 + coef_at(schedule.sqrt_one_minus_alpha_bar, t, x0) * eps
+    return check.finite_result(x_t, "q_sample's x_t", "x0 or eps is too large")
 
 
 def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
@@ -95,19 +78,19 @@ def predict_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) ->
     Returns:
         x0_hat, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t`` and ``eps``.
     """
-    t = _read_step_args(x_t, "x_t", eps, "eps", t, 1, schedule)
-    return check.finite_result(_predict_x0(x_t, t, eps, schedule), "predict_x0's x0_hat", "x_t or eps is too large")
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
+    check.images(x_t=x_t, eps=eps)
+    t = check.timestep(t, 1, schedule.T, batch_of=x_t)
 
-
-def _predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
-    return (x_t - _coef(schedule.sqrt_alpha_bar, t, x_t) * x0) / _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+    x0_hat = (x_t - coef_at(schedule.sqrt_one_minus_alpha_bar, t, x_t) * eps) / coef_at(schedule.sqrt_alpha_bar, t, x_t)
+    return check.finite_result(x0_hat, "predict_x0's x0_hat", "x_t or eps is too large")
 
 
 def predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) -> Tensor:
     r"""The noise that takes ``x0`` to ``x_t`` at step t: the forward formula solved for the noise.
 
     :math:`\epsilon = (x_t - \sqrt{\bar\alpha_t}\,x_0) / \sqrt{1-\bar\alpha_t}`. The oracle and the
-    ideal denoiser turn their clean-image estimate into a noise prediction this way.
+    ideal denoiser turn their clean-image estimate into a noise prediction by this formula.
 
     Args:
         x_t: noisy image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
@@ -117,67 +100,12 @@ def predict_eps(x_t: Tensor, t: int | Tensor, x0: Tensor, schedule: Schedule) ->
     Returns:
         eps, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t`` and ``x0``.
     """
-    t = _read_step_args(x_t, "x_t", x0, "x0", t, 1, schedule)
-    return check.finite_result(_predict_eps(x_t, t, x0, schedule), "predict_eps's eps", "x_t or x0 is too large")
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
+    check.images(x_t=x_t, x0=x0)
+    t = check.timestep(t, 1, schedule.T, batch_of=x_t)
 
-
-def _eps_of_clipped_x0(x_t: Tensor, t: int | Tensor, eps: Tensor, schedule: Schedule) -> Tensor:
-    """The noise prediction whose clean-image estimate is clipped to the data range [-1, 1].
-
-    eps' = (x_t - c x0_clipped) / s = eps + (c / s)(x0_hat - x0_clipped), with c = sqrt(alpha_bar_t)
-    and s = sqrt(1 - alpha_bar_t): the second form leaves eps exactly as it was wherever the
-    estimate is already in range.
-    """
-    x0_hat = _predict_x0(x_t, t, eps, schedule)
-    ratio = _coef(schedule.sqrt_alpha_bar, t, x_t) / _coef(schedule.sqrt_one_minus_alpha_bar, t, x_t)
-    return eps + ratio * (x0_hat - x0_hat.clamp(-1.0, 1.0))
-
-
-def _reverse_step_at(
-    x_t: Tensor,
-    eps: Tensor,
-    t: int,
-    scale: float,
-    eps_coef: float,
-    sigma: float,
-    z: Tensor | None,
-    generator: Generators,
-) -> Tensor:
-    """The reverse step at one int ``t`` whose three coefficients are given as Python floats.
-
-    The sampling loop reads the schedule's coefficients once, as floats, and calls this at every step
-    as ``update(x, eps)`` (hence ``eps`` before ``t``).
-    """
-    # 1. the mean: remove the predicted noise, then undo the forward step's shrinkage (DDPM eq. 11)
-    mean = scale * (x_t - eps_coef * eps)
-    # 2. the last step commits: no noise at t = 1, whatever z is (Algorithm 2, line 3)
-    if t == 1:
-        return mean
-    # 3. add fresh noise with standard deviation sigma_t (sqrt(beta_t) or sqrt(beta_tilde_t))
-    if z is None:
-        z = _randn_like(x_t, generator)
-    return mean + sigma * z
-
-
-def _reverse_step(
-    x_t: Tensor,
-    t: int | Tensor,
-    eps: Tensor,
-    schedule: Schedule,
-    z: Tensor | None,
-    generator: Generators,
-    variance: Variance,
-) -> Tensor:
-    sigma = schedule.sigma if variance == "beta" else schedule.sigma_tilde
-    if isinstance(t, int):
-        scale, eps_coef = float(schedule.scale[t]), float(schedule.eps_coef[t])
-        return _reverse_step_at(x_t, eps, t, scale, eps_coef, float(sigma[t]), z, generator)
-    # one timestep per image: the same three steps, each coefficient a (B, 1, 1, 1) column
-    mean = _coef(schedule.scale, t, x_t) * (x_t - _coef(schedule.eps_coef, t, x_t) * eps)
-    keep = (t > 1).to(mean).view(-1, *([1] * (x_t.dim() - 1)))  # no noise for an image at t = 1
-    if z is None:
-        z = _randn_like(x_t, generator)
-    return mean + keep * _coef(sigma, t, mean) * z
+    eps = (x_t - coef_at(schedule.sqrt_alpha_bar, t, x_t) * x0) / coef_at(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+    return check.finite_result(eps, "predict_eps's eps", "x_t or x0 is too large")
 
 
 def reverse_step(
@@ -197,7 +125,8 @@ def reverse_step(
 
     Args:
         x_t: noisy image(s), a floating tensor (C, H, W) or (B, C, H, W) of finite values.
-        t: an int in 1..T, or a (B,) tensor of a signed integer dtype. At t = 1 no noise is added.
+        t: an int in 1..T, or a (B,) tensor of a signed integer dtype. At t = 1 no noise is added
+            (and for an int t = 1 none is drawn).
         eps: the model's noise prediction, same shape as ``x_t``.
         z: the fresh noise, same shape as ``x_t``; drawn from ``generator`` in ``x_t``'s dtype if ``None``.
         generator: a ``torch.Generator`` (or a list of B of them) for drawing ``z``.
@@ -207,11 +136,19 @@ def reverse_step(
     Returns:
         x_{t-1}, a new tensor of ``x_t``'s shape, in the promoted dtype of ``x_t``, ``eps`` and ``z``.
     """
-    t = _read_step_args(x_t, "x_t", eps, "eps", t, 1, schedule)
-    if z is not None:
-        check.image(z, "z")
-        check.same_shape(x_t, z, "x_t", "z")
-    check.generator(generator, x_t)
-    check.choice(variance, "variance", VARIANCES)
-    x = _reverse_step(x_t, t, eps, schedule, z, generator, variance)
+    check.instance(schedule, Schedule, "schedule", "cosine_schedule")
+    check.images(x_t=x_t, eps=eps, **({} if z is None else {"z": z}))
+    t = check.timestep(t, 1, schedule.T, batch_of=x_t)
+    check.generator(generator, x_t.shape)
+    sigma = {"beta": schedule.sigma, "beta_tilde": schedule.sigma_tilde}[check.choice(variance, "variance", VARIANCES)]
+
+    # 1. the mean: remove the predicted noise, then undo the forward step's shrinkage (DDPM eq. 11)
+    mean = coef_at(schedule.scale, t, x_t) * (x_t - coef_at(schedule.eps_coef, t, x_t) * eps)
+    # 2. the last step commits: no noise at t = 1 (Algorithm 2, line 3)
+    if isinstance(t, int) and t == 1:
+        return check.finite_result(mean, "reverse_step's x_{t-1}", "x_t, eps or z is too large")
+    # 3. fresh noise with standard deviation sigma_t, none for an image at t = 1
+    z = noise_like(x_t, generator) if z is None else z
+    not_last = coef_at((torch.arange(schedule.T + 1) > 1).to(sigma), t, mean)
+    x = mean + not_last * coef_at(sigma, t, mean) * z
     return check.finite_result(x, "reverse_step's x_{t-1}", "x_t, eps or z is too large")

@@ -85,8 +85,7 @@ def sample_with_trace(
     Returns:
         A :class:`Trace`; its ``class_weight`` is None when no ``labels`` are given.
     """
-    if not isinstance(denoiser, IdealDenoiser):
-        raise TypeError(f"denoiser must be an IdealDenoiser (from ideal_denoiser), got {check.describe(denoiser)}")
+    check.instance(denoiser, IdealDenoiser, "denoiser", "ideal_denoiser")
     shape = check.shape(shape)
     if shape[-3:] != denoiser.image_shape:
         raise ValueError(f"shape = {shape} does not end in the training images' shape {denoiser.image_shape}")

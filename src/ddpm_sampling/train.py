@@ -45,7 +45,7 @@ from .data import training_tensors
 from .devices import device_name
 from .files import save_atomic, sha256, write_text_atomic
 from .schedule import Schedule, cosine_schedule
-from .steps import _q_sample
+from .steps import q_sample
 from .unet import UNet, UNetConfig
 
 #: Where checkpoints of a run in progress are kept (not shipped).
@@ -89,7 +89,7 @@ def diffusion_loss(model: nn.Module, x0: Tensor, schedule: Schedule, generator: 
     """
     t = torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator)  # (B,)
     eps = torch.randn(x0.shape, generator=generator).to(x0.device)  # (B, C, H, W)
-    x_t = _q_sample(x0, t, eps, schedule)  # coefficients looked up on the CPU, moved to x0's device
+    x_t = q_sample(x0, t, eps, schedule)  # coefficients looked up on the CPU, moved to x0's device
     return F.mse_loss(model(x_t, t.to(x0.device)), eps)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ..schedule import Schedule
-from ..steps import _predict_eps, _q_sample
+from ..steps import predict_eps, q_sample
 from ._cases import image_checks, seeded_images
 from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 
@@ -58,9 +58,9 @@ def oracle_cases(schedule: object) -> list[Case]:
     where = image_checks(schedule, lambda T: (800, 50, 2, 1, 500, T - 1, T))
     for k, (s, fresh, t, shape, name, note) in enumerate(where):
         x0, eps, _ = seeded_images(500 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
+        x_t = q_sample(x0, t, eps, s)
         x, c, a, ab = x_t.double(), x0.double(), s.alpha.double(), s.alpha_bar.double()
-        expected = _predict_eps(x, t, c, s).double()
+        expected = predict_eps(x, t, c, s).double()
         tol = oracle_tolerance(expected, x, c, s, t)
         mistakes = oracle_mistakes(x, c, a[t], ab[t], ab[t - 1])
         answer = Expected("eps", expected, tol, mistakes, with_note(HINT_ORACLE, note))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ..schedule import Schedule
-from ..steps import _predict_x0, _q_sample
+from ..steps import predict_x0, q_sample
 from ._cases import image_checks, seeded_images
 from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 
@@ -40,10 +40,10 @@ def one_shot_cases(schedule: object) -> list[Case]:
     where = image_checks(schedule, lambda T: (1, 50, 500, 800, 990, T))
     for k, (s, fresh, t, shape, name, note) in enumerate(where):
         x0, eps, z = seeded_images(200 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
+        x_t = q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
         x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()
-        expected = _predict_x0(x, t, e, s).double()
+        expected = predict_x0(x, t, e, s).double()
         terms = (x.abs() + (1 - ab[t]).sqrt() * e.abs()) / ab[t].sqrt()
         tol = rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
         mistakes = one_shot_mistakes(x, e, ab[t], ab[t - 1])

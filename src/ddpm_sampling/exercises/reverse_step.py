@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ..schedule import Schedule
-from ..steps import _q_sample
+from ..steps import q_sample
 from ._cases import image_checks, seeded_images
 from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 from .coefficients import HINT_ALPHA_BAR
@@ -48,7 +48,7 @@ def step_cases(schedule: object) -> list[Case]:
     where = image_checks(schedule, lambda T: (500, 950, 50, 2, 1, T - 1, T))
     for k, (s, fresh, t, shape, name, note) in enumerate(where):
         x0, eps, z = seeded_images(100 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
+        x_t = q_sample(x0, t, eps, s)
         eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
         expected, tol, mistakes = step_and_mistakes(x_t, t, eps, s, z)
         hint = with_note(f"compare term by term with {REVERSE_FORMULA}", note)

@@ -90,7 +90,7 @@ OUT ?= runs
 train: venv data
 	$(PY) -m ddpm_sampling.train --out "$(OUT)" $(ARGS)
 
-# The quality table of the trained-network chapter (1,000 samples per point; 2 minutes with
+# The quality table of the chapters on the trained network (1,000 samples per point; 2 minutes with
 # ARGS="--device cuda", one to two hours on a 2-core CPU) of the shipped weights (or those of
 # ARGS="--weights DIR"), written to $(OUT)/evaluation.json with its provenance.
 evaluate: venv data

@@ -30,8 +30,9 @@ FIGURES = {
     "ex3_oneshot_vs_multistep": 3,
     "ex4_sampling_loop": 3,
     "generation": 3,
-    "trained": 7,
+    "trained": 6,
     "cost": 2,
+    "fewer_steps": 1,
 }
 CHAPTERS = ["setup", "ex1_coefficients", "ex2_one_step", "ex3_oneshot_vs_multistep", "ex4_sampling_loop"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

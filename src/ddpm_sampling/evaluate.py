@@ -9,7 +9,7 @@ r"""How good are samples? Measures in the features of the book's own classifier,
 - :func:`noise_prediction_error`: how far a model's predicted noise is from the true noise, per t.
 
 ``python -m ddpm_sampling.evaluate`` (``make evaluate``) computes the quality table of the
-trained-network chapter, with its provenance, into ``evaluation.json`` in ``--out``: by default
+chapters on the trained network, with its provenance, into ``evaluation.json`` in ``--out``: by default
 ``runs/`` in the current folder, never the installed package. An ``evaluation.json`` already
 there is not replaced unless ``--force`` is given; the committed table is refreshed with
 ``--out src/ddpm_sampling/weights --force`` (README).

@@ -64,15 +64,18 @@ data: venv
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
 # is on content (a hash of src/ kept in _build/.src-hash, scripts/src_hash.py), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
-# unchanged rebuild executes nothing. -W: a failing cell or any other warning fails the build, as in CI.
+# unchanged rebuild executes nothing. -W -n: a failing cell, a reference that does not resolve or any
+# other warning fails the build, as in CI. BOOK_ALL=--all re-reads every page (executing nothing
+# that the cache holds), so that every page's warnings are seen again: `make test` builds so.
 SRC_HASH = $$($(PY) scripts/src_hash.py)
+BOOK_ALL ?=
 
 book: venv data
 	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \
 	  echo "src/ changed: every chapter will be executed again"; \
 	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$hash" > _build/.src-hash; fi
 	$(PY) book/_ext/execute_chapters.py --cache _build/.jupyter_cache
-	$(BIN)/jupyter-book build . --path-output . -W --keep-going
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(BOOK_ALL)
 
 # The chapters' notebooks committed for Colab (notebooks/), written from the chapters with the
 # values the build glued into them (book/_ext/reader_notebooks.py; a test fails if they drift).
@@ -100,8 +103,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv data lint
-	$(BIN)/pytest
+# The tests read the strict build that `make book` has just made (tests/conftest.py, BOOK_HTML): no
+# chapter is executed twice. Only the exercises' student notebooks run again, in a plain kernel.
+test: BOOK_ALL := --all
+test: venv data lint book
+	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest
 
 FORCE:
 

@@ -5,6 +5,12 @@ warning, broken reference or raising cell fails it), and hands its HTML folder t
 ``$BOOK_HTML``: no chapter is executed a second time for the tests. Without ``$BOOK_HTML``
 (``pytest`` run by hand) the session builds the book itself, from scratch, into ``_build/test``.
 
+Under pytest-xdist, give ``--dist loadfile`` and ``$BOOK_HTML``: each test module then runs in
+one worker, so that the small books a module builds (its module-scoped fixtures) are built once,
+and no worker builds the real book. (``--dist loadgroup`` does not group with pytest 9.2 and
+pytest-xdist 3.8: the group it appends to a test's id no longer reaches the scheduler,
+pytest-xdist issue 1386.)
+
 Built here, every chapter is executed afresh into an empty cache (by
 ``book/_ext/execute_chapters.py``, several side by side, as ``make book`` does), then the
 build reads them from there (``execute_notebooks: cache``). Warnings and broken references
@@ -134,18 +140,3 @@ def book_html() -> Path:
     if proc.returncode != 0:
         pytest.fail("the strict book build failed\n" + build_failure(proc), pytrace=False)
     return TEST_BUILD / "_build" / "html"
-
-
-#: Fixtures that build a book, and the group of the tests that read each build: ``make test`` runs
-#: the tests in two processes or more (pytest-xdist, ``--dist loadgroup``), and each group runs in
-#: one of them, so that every book is built once and the unit tests run beside the builds.
-BUILDS = ("book_html", "failed_build", "built_twice", "tiny_book")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        build = next((name for name in BUILDS if name in getattr(item, "fixturenames", ())), None)
-        if build is not None:
-            group = build if build == "book_html" else f"{item.module.__name__}.{build}"
-            item.add_marker(pytest.mark.xdist_group(group))

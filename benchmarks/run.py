@@ -3,6 +3,7 @@
     python benchmarks/run.py                  # the package: a few seconds to a minute
     python benchmarks/run.py --chapters       # each chapter executed alone against one import (minutes)
     python benchmarks/run.py --chapters trained cost   # only these chapters
+    python benchmarks/run.py --threads 1 --unet   # the U-Net's GFLOP/s against a matmul's, on one thread
     python benchmarks/run.py --book           # the package, every chapter, then make book and make test
 
 Goals: ddpm_sample at most 1.3x a minimal loop with every coefficient precomputed; a batch of
@@ -150,7 +151,7 @@ def bench_unet(repeat: int) -> None:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     t_mm = best_of(lambda: a @ b, repeat * 5)
     mm_rate = 2 * 1024**3 / t_mm / 1e9
-    for batch in (1, 8, 16):
+    for batch in (1, 4, 8, 16):
         x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
@@ -345,6 +346,9 @@ def main() -> None:
         default=None,
         help="only the chapters' execution against one import: all chapters with code, or those named",
     )
+    parser.add_argument(
+        "--unet", action="store_true", help="only the U-Net's forward pass in GFLOP/s, beside a matmul's rate"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the fastest counts")
     parser.add_argument(
         "--threads",
@@ -360,6 +364,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     if args.chapters is not None:
         bench_chapters(args.chapters or None)
+        return
+    if args.unet:
+        bench_unet(args.repeat)
         return
     bench_sampler(args.repeat)
     bench_ideal(args.repeat)

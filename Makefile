@@ -75,6 +75,7 @@ book: venv data
 	  echo "src/ changed: every chapter will be executed again"; \
 	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$hash" > _build/.src-hash; fi
 	$(PY) book/_ext/execute_chapters.py --cache _build/.jupyter_cache
+	rm -rf _build/html/reports  # an earlier build's execution reports are no report of this one
 	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(BOOK_ALL)
 
 # The chapters' notebooks committed for Colab (notebooks/), written from the chapters with the

@@ -64,9 +64,11 @@ data: venv
 # Sphinx's saved state: the next build re-reads and re-executes every chapter. The check
 # is on content (a hash of src/ kept in _build/.src-hash, scripts/src_hash.py), not on file times, so a fresh
 # checkout with a restored cache (CI) reuses it when the package is the same. An
-# unchanged rebuild executes nothing. -W -n: a failing cell, a reference that does not resolve or any
-# other warning fails the build, as in CI. BOOK_ALL=--all re-reads every page (executing nothing
-# that the cache holds), so that every page's warnings are seen again: `make test` builds so.
+# unchanged rebuild executes nothing. -W is the build's one failure gate, as in the tests and CI: a
+# failing cell (myst-nb warns with its traceback), a broken reference or an unknown citation fails
+# it (-n: a reference that does not resolve is a warning too); --keep-going reports every problem
+# of the build at once. BOOK_ALL=--all re-reads every page (executing nothing that the cache
+# holds), so that every page's warnings are seen again: `make test` builds so.
 SRC_HASH = $$($(PY) scripts/src_hash.py)
 BOOK_ALL ?=
 

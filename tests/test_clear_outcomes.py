@@ -18,11 +18,8 @@ from ddpm_sampling import WeightsError, cosine_schedule, noisy_model, plots, tar
 from ddpm_sampling import plots_generation as pg
 from ddpm_sampling import plots_trained as pt
 from ddpm_sampling.classifier import Classifier
-from ddpm_sampling.evaluate import (
-    evaluate,
-    frechet_distance_gaussians,
-    nearest_training,
-)
+from ddpm_sampling.evaluate import evaluate
+from ddpm_sampling.metrics import frechet_distance_gaussians, nearest_training
 from ddpm_sampling.pretrained import WEIGHTS_DIR, load_pretrained
 from ddpm_sampling.schedule import Schedule
 
@@ -250,7 +247,11 @@ IMAGE = torch.zeros(1, 8, 8)
         (lambda: pg.cost_plot([], {"a": [0.1]}, {"a": 0.1}), ValueError, "steps is empty"),
         (lambda: pg.cost_plot([1], {"a": [0.1]}, {}), ValueError, r"per_call must have the series \['a'\]"),
         (lambda: pg.cost_plot([1], {"a": [0.0]}, {"a": 0.1}), ValueError, r"per_sample\['a'\]\[0\] = 0.0"),
-        (lambda: pg.cost_plot([1], {"a": [0.1, 0.2]}, {"a": 0.1}), ValueError, "has 2 times for 1 step counts"),
+        (
+            lambda: pg.cost_plot([1], {"a": [0.1, 0.2]}, {"a": 0.1}),
+            ValueError,
+            "has 2 times for the 1 step counts in steps",
+        ),
         (lambda: pg.cost_plot([0], {"a": [0.1]}, {"a": 0.1}), ValueError, r"steps\[0\] = 0 is outside"),
         (
             lambda: pg.fewer_steps_figure([1], {"a": [0.1]}, {"b": [0.1]}, [1.0], {"a": [[IMAGE]]}, ncols=1),
@@ -394,9 +395,13 @@ THREE = torch.zeros(3, 1, 8, 8)
         (lambda: pg.x0_hat_rows({5: THREE}, [3], ["a"]), ValueError, r"rows\[0\] = 3 is outside the valid range 0..2"),
         (lambda: pg.x0_hat_rows({}, [0], ["a"]), ValueError, "x0_hats must be a non-empty dict"),
         (lambda: pg.x0_hat_rows({5: THREE}, [], []), ValueError, "rows is empty"),
-        (lambda: pg.x0_hat_rows({5: THREE}, [0], ["a", "b"]), ValueError, "got 2 row_labels for 1 images"),
+        (
+            lambda: pg.x0_hat_rows({5: THREE}, [0], ["a", "b"]),
+            ValueError,
+            "row_labels has 2 titles; it needs 1, one per entry of rows",
+        ),
         (lambda: pg.sample_pairs(THREE, THREE[:2], list("abc"), list("abc")), ValueError, "need 3 nearest images"),
-        (lambda: pg.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "got 2 top_titles for 3"),
+        (lambda: pg.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "top_titles has 2 titles"),
         (lambda: pg.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B, H, W >= 1"),
         (lambda: pg.sample_pairs([1], THREE, [], []), TypeError, "samples must be a torch.Tensor"),
     ],

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddpm_sampling import evaluate as ev
+from ddpm_sampling import files
 from ddpm_sampling import train as tr
 from ddpm_sampling.pretrained import WEIGHTS_DIR
 
@@ -115,10 +116,10 @@ def test_train_an_out_that_is_a_file_fails_before_any_work(quick, tmp_path, caps
 def test_train_a_file_made_meanwhile_is_not_replaced(tmp_path):
     (tmp_path / "unet.pt").write_bytes(b"made meanwhile")
     with pytest.raises(FileExistsError, match="unet.pt exists"):
-        tr.save_atomic({"a": 1}, tmp_path / "unet.pt", overwrite=False)
+        files.save_atomic({"a": 1}, tmp_path / "unet.pt", overwrite=False)
     assert (tmp_path / "unet.pt").read_bytes() == b"made meanwhile"
     assert [p.name for p in tmp_path.iterdir()] == ["unet.pt"]
-    tr.write_text_atomic("{}", tmp_path / "new.json", overwrite=False)
+    files.write_text_atomic("{}", tmp_path / "new.json", overwrite=False)
     assert (tmp_path / "new.json").read_text() == "{}"
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from ddpm_sampling import cosine_schedule, frechet_distance, nearest_training, target_oracle
-from ddpm_sampling.evaluate import (
+from ddpm_sampling.evaluate import load_evaluation
+from ddpm_sampling.metrics import (
     class_shares,
     frechet_distance_gaussians,
     gaussian_statistics,
-    load_evaluation,
     noise_prediction_error,
     saturated,
 )
@@ -121,10 +121,12 @@ def test_the_commands_run_as_modules_without_a_warning(module):
     assert "usage: python -m " + module in done.stdout
 
 
-def test_the_lazily_exported_names_are_listed_and_importable():
+def test_the_metrics_are_exported_by_the_package():
     import ddpm_sampling
+    from ddpm_sampling import metrics
 
-    assert {"frechet_distance", "nearest_training"} <= set(dir(ddpm_sampling))
-    assert ddpm_sampling.nearest_training is nearest_training
+    assert {"frechet_distance", "nearest_training"} <= set(ddpm_sampling.__all__) & set(dir(ddpm_sampling))
+    assert ddpm_sampling.nearest_training is nearest_training is metrics.nearest_training
+    assert ddpm_sampling.frechet_distance is frechet_distance is metrics.frechet_distance
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ddpm_sampling.nope

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ddpm_sampling import cosine_schedule, ddpm_sample, ideal_denoiser, nearest_training
-from ddpm_sampling.ideal import decided_at, sample_with_trace
+from ddpm_sampling.trace import decided_at, sample_with_trace
 
 
 def _data(n=12, seed=0, size=6):

@@ -873,7 +873,7 @@ def test_respaced_timesteps_and_schedule(T, num_steps):
 @FEW
 @given(data=st.data())
 def test_sample_with_trace_and_decided_at_read_their_arguments(data):
-    from ddpm_sampling.ideal import decided_at, sample_with_trace
+    from ddpm_sampling.trace import decided_at, sample_with_trace
 
     s = schedule_of((10, 0.008, 0.999))
     denoiser = ideal_denoiser(images((3, 1, 2, 2)), s)
@@ -998,7 +998,7 @@ def test_reverse_chain_reads_its_steps(data):
 @given(data=st.data())
 def test_the_frechet_distance_and_its_statistics_read_their_features(data):
     from ddpm_sampling import frechet_distance
-    from ddpm_sampling.evaluate import frechet_distance_gaussians, gaussian_statistics
+    from ddpm_sampling.metrics import frechet_distance_gaussians, gaussian_statistics
 
     n, d = data.draw(st.integers(2, 6)), data.draw(st.integers(1, 3))
     a = images((n, d), 1, data.draw(st.sampled_from([torch.float32, torch.float64])))
@@ -1030,7 +1030,7 @@ def test_the_frechet_distance_and_its_statistics_read_their_features(data):
 @given(data=st.data())
 def test_class_shares_saturation_and_nearest_training_read_their_arguments(data):
     from ddpm_sampling import nearest_training
-    from ddpm_sampling.evaluate import class_shares, saturated
+    from ddpm_sampling.metrics import class_shares, saturated
 
     labels = data.draw(
         st.one_of(
@@ -1083,7 +1083,8 @@ def test_class_shares_saturation_and_nearest_training_read_their_arguments(data)
 @FEW
 @given(data=st.data())
 def test_noise_prediction_error_and_sample_point_read_their_arguments(data):
-    from ddpm_sampling.evaluate import noise_prediction_error, sample_point
+    from ddpm_sampling.evaluate import sample_point
+    from ddpm_sampling.metrics import noise_prediction_error
 
     s = schedule_of((10, 0.008, 0.999))
     clean = images((2, 1, 3, 3)).clamp(-1, 1)
@@ -1128,7 +1129,7 @@ def test_noise_prediction_error_and_sample_point_read_their_arguments(data):
 @given(data=st.data())
 def test_the_classifier_helpers_read_their_arguments(data):
     from ddpm_sampling.classifier import Classifier
-    from ddpm_sampling.evaluate import classifier_features, classify
+    from ddpm_sampling.metrics import classifier_features, classify
 
     net = Classifier(channels=(2, 2)).eval()
     who = data.draw(st.sampled_from([Arg(net), Arg(torch.nn.Linear(2, 2), TypeError), Arg("net", TypeError)]))

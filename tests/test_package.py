@@ -2,12 +2,15 @@
 
 ``pip install`` of it needs no Sphinx, docutils or myst-nb, and importing it (every module of
 it) imports none of them: the extensions and the glue helpers live with the book in
-``book/_ext``.
+``book/_ext``. Its modules import each other in one direction only: no cycles, and no module
+imports the two commands (``train``, ``evaluate``), which sit on top.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -59,3 +62,47 @@ def test_importing_every_module_of_the_package_loads_no_build_tool():
     loaded = {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
     assert "ddpm_sampling" in loaded
     assert not loaded & BUILD_MODULES, sorted(loaded & BUILD_MODULES)
+
+
+#: Arrows that still point up, each to be removed: ``_checks.schedule`` imports the Schedule it
+#: checks for (inside the function), while ``schedule`` imports ``_checks``.
+KNOWN_UPWARD = {("ddpm_sampling._checks", "ddpm_sampling.schedule")}
+#: The modules run as commands (``python -m``); the package imports neither of them.
+COMMANDS = {"ddpm_sampling.train", "ddpm_sampling.evaluate"}
+
+
+def import_graph(package=PACKAGE) -> dict[str, set[str]]:
+    """Which of the package's modules each of its modules imports, anywhere in it (inside functions too)."""
+    paths = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in paths.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), here)
+                # "from . import x" and "from .x import y": the module x, or x.y where that is a module
+                found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names}
+        graph[name] = {m for m in found if m in paths and m != name}
+    return graph
+
+
+def test_the_import_graph_has_no_cycles():
+    graph = import_graph()
+    assert {"ddpm_sampling.ideal", "ddpm_sampling.samplers"} <= graph["ddpm_sampling.trace"]  # relative imports seen
+    for source, target in KNOWN_UPWARD:
+        graph[source].discard(target)
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        raise AssertionError(f"the package's imports go round in a cycle: {' -> '.join(err.args[1])}") from None
+
+
+def test_no_module_imports_a_command():
+    for name, imported in import_graph().items():
+        assert not imported & COMMANDS, f"{name} imports {sorted(imported & COMMANDS)}"

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from ddpm_sampling import WeightsError, cosine_schedule, load_classifier, load_pretrained, training_record
+from ddpm_sampling.files import save_atomic, write_text_atomic
 from ddpm_sampling.pretrained import WEIGHTS_DIR
-from ddpm_sampling.train import Recipe, Run, diffusion_loss, learning_rate, save_atomic, train, write_text_atomic
+from ddpm_sampling.train import Recipe, Run, diffusion_loss, learning_rate, train
 from ddpm_sampling.unet import UNet, UNetConfig, timestep_embedding
 
 TINY = UNetConfig(channels=(8, 16, 16), time_dim=32, groups=4)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pybtex.plugin
@@ -32,19 +31,13 @@ REFERENCE_STYLE = "author_year_round"
 LIST_STYLE = "plain_author_year"
 
 
-def _round() -> BracketStyle:
-    return BracketStyle(left="(", right=")", sep="; ")
-
-
-@dataclass
 class RoundAuthorYearStyle(AuthorYearReferenceStyle):
     """``author_year`` with round brackets and "; " between the works of one citation."""
 
-    bracket_textual: BracketStyle = field(default_factory=_round)
-    bracket_parenthetical: BracketStyle = field(default_factory=_round)
-    bracket_author: BracketStyle = field(default_factory=_round)
-    bracket_label: BracketStyle = field(default_factory=_round)
-    bracket_year: BracketStyle = field(default_factory=_round)
+    def __post_init__(self) -> None:
+        for kind in ("textual", "parenthetical", "author", "label", "year"):
+            setattr(self, f"bracket_{kind}", BracketStyle(left="(", right=")", sep="; "))
+        super().__post_init__()
 
 
 def author_year(entry: Entry) -> tuple[str, str]:
@@ -55,16 +48,11 @@ def author_year(entry: Entry) -> tuple[str, str]:
     return authors, entry.fields["year"]
 
 
-def author_year_label(entry: Entry) -> str:
-    """The entry as the text cites it: "Ho et al., 2020", "Nichol and Dhariwal, 2021"."""
-    return ", ".join(author_year(entry))
-
-
 class AuthorYearLabelStyle(BaseLabelStyle):
     """Author-year labels; a label that two entries share gets a, b, ... appended."""
 
     def format_labels(self, sorted_entries: Iterable[Entry]) -> Iterator[str]:
-        labels = [author_year_label(entry) for entry in sorted_entries]
+        labels = [", ".join(author_year(entry)) for entry in sorted_entries]  # "Ho et al., 2020"
         count, seen = Counter(labels), Counter()
         for label in labels:
             yield label if count[label] == 1 else label + chr(ord("a") + seen[label])

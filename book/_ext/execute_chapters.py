@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jupytext
 import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.executors.utils import create_cache_bundle, single_nb_execution
@@ -39,69 +39,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def toc_chapters(root: Path) -> list[Path]:
     """The files of ``_toc.yml``, in order, as paths to their ``.md`` sources."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
 
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("chapters", []) + entry.get("sections", []))
+    def files(entries: list[dict]) -> list[str]:
+        return [f for e in entries for f in [e.get("file"), *files(e.get("chapters", []) + e.get("sections", []))] if f]
 
-    for part in toc.get("parts", [toc]):
-        walk(part.get("chapters", []))
-    return [root / f"{f}.md" for f in files]
+    return [root / f"{f}.md" for f in [toc["root"], *files(toc.get("parts", [toc]))]]
 
 
 def code_chapters(root: Path) -> list[Path]:
     """The chapters that are notebooks with at least one code cell."""
-    found = []
-    for path in toc_chapters(root):
-        text = path.read_text()
-        if text.startswith("---\njupytext:") and "```{code-cell}" in text:
-            found.append(path)
-    return found
-
-
-def times_timing(path: Path) -> bool:
-    """Whether a chapter measures the machine's speed (a cell tagged ``timing``)."""
-    return any("timing" in c.metadata.get("tags", []) for c in jupytext.read(path).cells)
-
-
-class Runner:
-    """Executes project notebooks of one cache; the cache's database is used under a lock."""
-
-    def __init__(self, cache_path: Path, timeout: int):
-        self.cache = get_cache(str(cache_path))
-        self.timeout = timeout
-        self.lock = threading.Lock()
-        self.seconds: dict[str, float] = {}
-        self.failed: list[str] = []
-
-    def stage(self, paths: list[Path]) -> list[Path]:
-        """Add the chapters to the cache's project; return those without a cached execution."""
-        with self.lock:
-            for path in paths:
-                self.cache.add_nb_to_project(str(path), read_data=READER)
-            todo = {Path(r.uri) for r in self.cache.list_unexecuted()}
-        return [p for p in paths if p in todo]
-
-    def run(self, path: Path) -> None:
-        with self.lock:
-            project_nb = self.cache.get_project_notebook(str(path))
-        result = single_nb_execution(project_nb.nb, cwd=str(path.parent), timeout=self.timeout, allow_errors=False)
-        self.seconds[path.stem] = result.time
-        with self.lock:
-            if result.err is not None:
-                self.failed.append(path.stem)
-                print(
-                    f"  {path.stem}: FAILED after {result.time:.1f} s ({type(result.err).__name__}); "
-                    "the build will execute it again and report it",
-                    flush=True,
-                )
-                return
-            bundle = create_cache_bundle(project_nb, str(path.parent), None, result.time, result.exc_string)
-            self.cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
-        print(f"  {path.stem}: {result.time:.1f} s", flush=True)
+    texts = {path: path.read_text() for path in toc_chapters(root)}
+    return [path for path, text in texts.items() if text.startswith("---\njupytext:") and "```{code-cell}" in text]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,16 +61,39 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs = {args.jobs} is outside the valid range: at least 1")
-    started = time.perf_counter()
-    chapters = code_chapters(args.root.resolve())
-    runner = Runner(args.cache.resolve(), args.timeout)
-    todo = runner.stage(chapters)
+    started, chapters = time.perf_counter(), code_chapters(args.root.resolve())
+    cache, lock = get_cache(str(args.cache.resolve())), threading.Lock()  # the cache's database under the lock
+    for path in chapters:
+        cache.add_nb_to_project(str(path), read_data=READER)
+    unexecuted = {Path(record.uri) for record in cache.list_unexecuted()}
+    todo = [path for path in chapters if path in unexecuted]
     if not todo:
         print(f"execute_chapters: all {len(chapters)} chapters are cached; nothing to execute")
         return 0
     times_file = args.cache.resolve().parent / ".chapter-times.json"
     last = json.loads(times_file.read_text()) if times_file.is_file() else {}
-    alone = [p for p in todo if times_timing(p)]
+    seconds, failed = {}, []
+
+    def run(path: Path) -> None:
+        with lock:
+            project_nb = cache.get_project_notebook(str(path))
+        result = single_nb_execution(project_nb.nb, cwd=str(path.parent), timeout=args.timeout, allow_errors=False)
+        seconds[path.stem] = result.time
+        with lock:
+            if result.err is None:
+                bundle = create_cache_bundle(project_nb, str(path.parent), None, result.time, result.exc_string)
+                cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+                print(f"  {path.stem}: {result.time:.1f} s", flush=True)
+            else:
+                failed.append(path.stem)
+                print(
+                    f"  {path.stem}: FAILED after {result.time:.1f} s ({type(result.err).__name__}); "
+                    "the build will execute it again and report it",
+                    flush=True,
+                )
+
+    # the chapters that measure this machine's speed (a cell tagged timing) run alone, after the others
+    alone = [path for path in todo if re.search(r"^:tags:.*\btiming\b", path.read_text(), re.MULTILINE)]
     together = sorted((p for p in todo if p not in alone), key=lambda p: -last.get(p.stem, float("inf")))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(
@@ -130,23 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         f"then {len(alone)} alone",
         flush=True,
     )
-    before = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernels inherit it
-    try:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(runner.run, together))
-    finally:
-        if before is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = before
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(run, together))
     for path in alone:
-        runner.run(path)
+        run(path)
     times_file.parent.mkdir(parents=True, exist_ok=True)
-    times_file.write_text(json.dumps({**last, **runner.seconds}, indent=1) + "\n")
+    times_file.write_text(json.dumps({**last, **seconds}, indent=1) + "\n")
     print(
         f"execute_chapters: {len(todo)} executed in {time.perf_counter() - started:.1f} s"
-        + (f"; failed: {', '.join(runner.failed)}" if runner.failed else ""),
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
         flush=True,
     )
     return 0

@@ -1,31 +1,18 @@
 """Sphinx extension: every chapter with code offers its notebooks, made for readers, from its page.
 
-For each page that is a notebook the HTML build writes, with ``reader_notebooks.py``:
+When the HTML build ends, this writes with ``reader_notebooks.py`` the executed notebook of each
+page that is a notebook, ``_sources/<docname>.ipynb`` (the file that sphinx-book-theme's ".ipynb"
+download button offers: this writes over the theme's copy of myst-nb's notebook), and the student
+notebook of each chapter with worked solutions, ``_sources/<docname>-student.ipynb``. Both pin the
+package at the version built: HEAD's tag, else its commit (``repository.branch`` outside a git
+checkout), so that a notebook downloaded today keeps working when the branch moves on. Under its
+title each chapter with code gets a box (``div.nb-downloads``) with relative links to both and
+Colab's link to the chapter's notebook committed under ``notebooks/`` at that version.
 
-``_sources/<docname>.ipynb``
-    the executed notebook: the page's code with its outputs and figures, its prose in plain
-    Markdown with every glued number in place (also those glued by another chapter).
-    sphinx-book-theme's download button (".ipynb") offers a file of this name: the theme
-    copies myst-nb's executed notebook there while it writes the page, and this extension
-    writes the reader's notebook over it when the build ends.
-``_sources/<docname>-student.ipynb`` (chapters with worked solutions)
-    the student notebook: a TODO skeleton in place of each solution, no outputs.
-
-Both install the package, where it is missing, pinned to the version of the repository
-that is built (its tag if HEAD has one, else the commit; ``$GITHUB_SHA`` where there is no
-git checkout, ``repository.branch`` where there is neither): a notebook downloaded today keeps
-working when the branch moves on. Built with uncommitted changes to the package, the build
-says that the notebooks install the package as committed, not as built.
-
-Under its title each chapter with code gets a box (``div.nb-downloads``) with relative links to
-both and a link that opens the chapter's notebook in Colab. Colab opens notebooks only from
-a repository, so it opens the copy committed under ``notebooks/`` at the same version that
-is built (``make notebooks`` writes them and the tests hold them to the chapters; each
-installs the package at the last commit that changed it; see ``reader_notebooks.py``).
-
-A chapter whose cell raised fails the build, whatever the command line: myst-nb (with
-``execute.raise_on_error: false``) writes the traceback to ``<html>/reports/<docname>.err.log``
-and warns, and this extension then stops the build with the list of failed chapters.
+With ``execute_notebooks: cache``, myst-nb (1.4) renders each page from the cached, executed
+notebook but writes the notebook it read, without outputs, to ``jupyter_execute/``: once every
+page is read, this puts the cached outputs into those copies, which the notebooks above and the
+tests read.
 """
 
 from __future__ import annotations
@@ -38,183 +25,120 @@ import jupytext
 import nbformat
 import reader_notebooks as rn
 from docutils import nodes
+from jupyter_cache import get_cache
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-FOLDER = "_sources"
-#: Jupyter Book's own default for ``repository.url``: not a repository of this book.
-JUPYTER_BOOK_DEFAULT = "https://github.com/executablebooks/jupyter-book"
-
 
 def notebook_paths(docname: str) -> tuple[str, str]:
     """The executed and the student notebook's paths in the HTML output, relative to its root (posix)."""
-    return f"{FOLDER}/{docname}.ipynb", f"{FOLDER}/{docname}{rn.STUDENT_SUFFIX}.ipynb"
+    return f"_sources/{docname}.ipynb", f"_sources/{docname}{rn.STUDENT_SUFFIX}.ipynb"
 
 
-def _is_html(app: Sphinx) -> bool:
-    return getattr(app.builder, "format", "") == "html"
-
-
-def _chapter(app: Sphinx, docname: str):
-    return rn.read_chapter(Path(app.env.doc2path(docname)))
-
-
-def site(app: Sphinx) -> rn.Site:
-    """The book's repository, published site and bibliography, from the configuration Jupyter Book derives
-    from ``_config.yml`` (the bibliography's settings exist only where sphinxcontrib-bibtex is loaded)."""
-    options = app.config.html_theme_options or {}
-    url = (options.get("repository_url") or "").rstrip("/")
-    branch = options.get("repository_branch") or "main"
-    bibfiles = getattr(app.config, "bibtex_bibfiles", None) or []
-    cite_id = getattr(app.config, "bibtex_cite_id", "") or ""
-    repository = "" if url == JUPYTER_BOOK_DEFAULT else url
-    return rn.Site.make(Path(app.srcdir), repository, branch, app.config.html_baseurl, bibfiles, cite_id)
-
-
-def package(app: Sphinx, book: rn.Site) -> str:
-    """The pip requirement of the package at the version being built (``notebook_downloads_install`` overrides it)."""
-    if app.config.notebook_downloads_install:
-        return app.config.notebook_downloads_install
-    if not book.repository:
-        logger.info("notebook downloads: no repository.url; the install cell names the package only")
-        return "ddpm-sampling"
-    return rn.requirement(book, built_ref(app, book))
-
-
-def built_ref(app: Sphinx, book: rn.Site) -> str:
-    """The version of the repository that is built (see the module's docstring), said once per build."""
-    if not hasattr(app, "_nb_built_ref"):
-        root = Path(app.srcdir)
-        ref = rn.commit_ref(root)
-        if ref is None:
-            ref = book.branch
-            logger.info("notebook downloads: neither git nor $GITHUB_SHA says what is built; naming %s", ref)
-        else:
+def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
+    """Put each chapter's cached outputs into its executed notebook in ``jupyter_execute/``."""
+    if app.config.nb_execution_mode != "cache":
+        return
+    cache = get_cache(env.mystnb_config.execution_cache_path)  # the one myst-nb resolved
+    for path in sorted((Path(app.outdir).parent / "jupyter_execute").rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if any(cell.cell_type == "code" for cell in nb.cells):
             try:
-                changes = rn.package_changes(root)
-            except rn.RefError:
-                changes = []  # not a git checkout: $GITHUB_SHA is what is built
-            if changes:
-                logger.info(
-                    "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
-                    "the Colab links name %s, the package as committed, not as built",
-                    ", ".join(line[3:] for line in changes[:5]),
-                    ref,
-                )
-        app._nb_built_ref = ref
-    return app._nb_built_ref
+                nbformat.write(cache.merge_match_into_notebook(nb)[1], path)
+            except KeyError:
+                logger.warning(f"{path.name}: no cached execution to put into {path}", type="notebook_downloads")
 
 
-def _box(prefix: str, docname: str, exercise: bool, colab: str | None) -> nodes.raw:
-    executed, student = notebook_paths(docname)
-    name = posixpath.basename(docname)
-    executed_link = (
-        f'<a class="reference download nb-download-executed" href="{prefix}{executed}" '
-        f'download="{name}.ipynb">the executed notebook</a>'
-    )
-    if exercise:
-        links = (
-            f"Download {executed_link} (the worked solutions and their outputs) or "
-            f'<a class="reference download nb-download-student" href="{prefix}{student}" '
-            f'download="{name}{rn.STUDENT_SUFFIX}.ipynb">the student notebook</a> (a TODO skeleton in place of '
-            "each solution, to fill in and check yourself)."
+def book(app: Sphinx) -> tuple[rn.Site, dict, str]:
+    """The book's site, its chapters with code (by docname) and the version built, read once per build."""
+    if not hasattr(app, "_nb_book"):
+        site = rn.Site.from_config(Path(app.srcdir))
+        app._nb_book = site, rn.chapters(Path(app.srcdir)), built_ref(Path(app.srcdir), site.branch)
+    return app._nb_book
+
+
+def built_ref(root: Path, branch: str) -> str:
+    """The version of the repository at ``root`` that is built (see the module's docstring)."""
+    ref = rn.commit_ref(root)
+    if ref is None:
+        logger.info("notebook downloads: git does not say what is built; naming %s", branch)
+    elif changes := rn.package_changes(root):
+        logger.info(
+            "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
+            "the Colab links name %s, the package as committed, not as built",
+            ", ".join(changes[:5]),
+            ref,
         )
-        which = "the student notebook"
-    else:
-        links = f"Download {executed_link} (this page's code with its outputs)."
-        which = "this chapter's notebook"
-    open_in_colab = (
-        f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
-        "which installs the package in its first cell."
-        if colab
-        else ""
-    )
-    html = (
-        '<div class="admonition tip nb-downloads">\n'
-        '<p class="admonition-title">Notebooks for this chapter</p>\n'
-        f"<p>{links}{open_in_colab}</p>\n"
-        "</div>\n"
-    )
-    return nodes.raw("", html, format="html")
+    return ref or branch
 
 
 def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Put the notebooks' links under the title of each chapter with code."""
-    if not _is_html(app):
-        return
-    chapter = _chapter(app, docname)
+    site, chapters, ref = book(app)
+    chapter = chapters.get(docname) if app.builder.format == "html" else None
     if chapter is None:
         return
-    exercise = rn.is_exercise(chapter)
+    exercise, name = rn.is_exercise(chapter), posixpath.basename(docname)
     prefix = "../" * app.builder.get_target_uri(docname).count("/")
-    notebook = f"{rn.COMMITTED_FOLDER}/{rn.committed_name(posixpath.basename(docname), exercise)}"
-    book = site(app)
-    colab = book.colab(built_ref(app, book), notebook)
-    box = _box(prefix, docname, exercise, colab)
-    section = next(iter(doctree.findall(nodes.section)), None)
-    if section is None:
-        doctree.insert(0, box)
-        return
+    executed, student = notebook_paths(docname)
+
+    def link(kind: str, href: str, download: str, text: str) -> str:
+        return (
+            f'<a class="reference download nb-download-{kind}" href="{prefix}{href}" download="{download}">{text}</a>'
+        )
+
+    text = f"Download {link('executed', executed, f'{name}.ipynb', 'the executed notebook')} "
+    if exercise:
+        text += "(the worked solutions and their outputs) or "
+        text += link("student", student, f"{name}{rn.STUDENT_SUFFIX}.ipynb", "the student notebook")
+        text += " (a TODO skeleton in place of each solution, to fill in and check yourself)."
+    else:
+        text += "(this page's code with its outputs)."
+    if colab := site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}"):
+        which = "the student notebook" if exercise else "this chapter's notebook"
+        text += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
+        text += "which installs the package in its first cell."
+    html = (
+        '<div class="admonition tip nb-downloads">\n<p class="admonition-title">Notebooks for this chapter</p>\n'
+        f"<p>{text}</p>\n</div>\n"
+    )
+    section = next(iter(doctree.findall(nodes.section)), doctree)
     titles = [i for i, child in enumerate(section.children) if isinstance(child, nodes.title)]
-    section.insert(titles[0] + 1 if titles else 0, box)
-
-
-def fail_on_execution_errors(app: Sphinx, exception: BaseException | None) -> None:
-    """Stop the build if a chapter's execution failed (myst-nb only warned, and saved the traceback)."""
-    if exception is not None:
-        return
-    from myst_nb.sphinx_ import NbMetadataCollector
-
-    failed = []
-    for docname in sorted(app.env.found_docs):
-        data = NbMetadataCollector.get_exec_data(app.env, docname)
-        if data and not data.get("succeeded", True):
-            failed.append(f"{docname} ({data.get('error')}; see {Path(app.outdir, 'reports', docname)}.err.log)")
-    if failed:
-        raise ExtensionError("a cell raised, in: " + ", ".join(failed))
+    section.insert(titles[0] + 1 if titles else 0, nodes.raw("", html, format="html"))
 
 
 def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
-    """Write the executed notebook of every page that is a notebook, and the student notebook
-    of every chapter with worked solutions, into the HTML output."""
-    if exception is not None or not _is_html(app):
+    """Write the notebooks of every page that is a notebook into the HTML output."""
+    if exception is not None or app.builder.format != "html":
         return
-    out = Path(app.outdir)
+    out, (site, chapters, ref) = Path(app.outdir), book(app)
     executed_dir = out.parent / "jupyter_execute"
-    glued = rn.glue_loader(executed_dir)
-    book = site(app)
-    requirement = package(app, book)
-    config = app.env.mystnb_config
-    cache = Path(config.execution_cache_path) if config.execution_mode == "cache" else None
+    glued, package = rn.glue_loader(executed_dir), site.requirement(ref)
     for docname in sorted(app.env.found_docs):
-        chapter = _chapter(app, docname)
-        executed_path = executed_dir.joinpath(*f"{docname}.ipynb".split("/"))
+        executed_path = executed_dir / f"{docname}.ipynb"
         if not executed_path.is_file():
-            if chapter is not None:
-                raise ExtensionError(f"notebook downloads: {docname} has no executed notebook at {executed_path}")
-            continue  # not a notebook
-        source = chapter if chapter is not None else jupytext.read(app.env.doc2path(docname))
-        executed = rn.with_cached_outputs(nbformat.read(executed_path, as_version=4), cache)
+            continue  # not a notebook (the tests see that every chapter offers its notebooks)
+        chapter = chapters.get(docname) or jupytext.read(app.env.doc2path(docname))
+        text_of = rn.glue_text(glued, docname, logger.warning)
+        executed = nbformat.read(executed_path, as_version=4)
         try:
-            notebooks = [rn.executed_notebook(source, executed, docname, book, requirement, glued, logger.warning)]
-            if chapter is not None and rn.is_exercise(chapter):
-                values = rn.glue_text(glued, docname, logger.warning)
-                notebooks.append(rn.student_notebook(chapter, docname, book, values, requirement))
+            notebooks = [rn.reader_notebook(chapter, docname, site, text_of, package, executed, glued(docname))]
+            if rn.is_exercise(chapter):
+                notebooks.append(rn.reader_notebook(chapter, docname, site, text_of, package))
         except (ValueError, SyntaxError) as err:
             raise ExtensionError(f"notebook downloads: {docname}: {err}") from err
         for rel, nb in zip(notebook_paths(docname), notebooks):
-            path = out.joinpath(*rel.split("/"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, path)
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, out / rel)
         logger.info("notebook downloads: wrote %s", ", ".join(notebook_paths(docname)[: len(notebooks)]))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("notebook_downloads_install", "", "html", types=[str])
+    app.connect("env-updated", merge_cached_outputs)
     app.connect("doctree-resolved", add_download_box)
-    app.connect("build-finished", fail_on_execution_errors, priority=400)
-    app.connect("build-finished", write_notebooks, priority=600)
-    return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("build-finished", write_notebooks)
+    return {"version": "3.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -53,24 +53,16 @@ def accessible_markup(html: str) -> str:
     return html
 
 
-def _key(script: Any) -> tuple:
-    attributes = getattr(script, "attributes", {}) or {}
-    filename = getattr(script, "filename", script) or ""  # an inline script is None or ""
-    return (str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+def _key(script: Any) -> tuple:  # Sphinx's _JavaScript; an inline one's filename is None or ""
+    return str(script.filename or ""), tuple(sorted((k, str(v)) for k, v in script.attributes.items()))
 
 
 def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    scripts = context.get("script_files")
-    if not scripts:
-        return
-    seen: set[tuple] = set()
-    unique = []
+    scripts = context.get("script_files") or []
+    unique: dict[tuple, Any] = {}
     for script in scripts:
-        key = _key(script)
-        if key not in seen:
-            seen.add(key)
-            unique.append(script)
-    scripts[:] = unique  # in place: later handlers still add to the same list
+        unique.setdefault(_key(script), script)
+    scripts[:] = unique.values()  # in place: later handlers still add to the same list
 
 
 def render_accessible_pages(app: Sphinx) -> None:
@@ -79,15 +71,9 @@ def render_accessible_pages(app: Sphinx) -> None:
     The theme's widgets come from its templates and myst-nb's toggles from its writer; the
     finished page is the one place where both can be changed without copying their code.
     """
-    templates = getattr(app.builder, "templates", None)
-    if templates is None:  # a builder that renders no HTML pages
-        return
-    render = templates.render
-
-    def render_page(template: str, context: dict) -> str:
-        return accessible_markup(render(template, context))
-
-    templates.render = render_page
+    if templates := getattr(app.builder, "templates", None):  # a builder that renders HTML pages
+        render = templates.render
+        templates.render = lambda template, context: accessible_markup(render(template, context))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

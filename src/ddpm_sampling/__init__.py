@@ -9,6 +9,7 @@ and index 0 is the clean image.
 
 from .data import CLASS_NAMES, DataDamagedError, DataNotFoundError, first_index_of, load_fashion_mnist, one_per_class
 from .ideal import ideal_denoiser
+from .metrics import frechet_distance, nearest_training
 from .models import noisy_model, target_oracle
 from .pretrained import WeightsError, load_classifier, load_pretrained, training_record
 from .respacing import ddim_sample, respaced_timesteps, strided_ddpm_sample
@@ -16,23 +17,6 @@ from .samplers import ddpm_sample, x0_predictions
 from .schedule import Schedule, cosine_schedule, error_gain, reverse_coefficients
 from .steps import predict_eps, predict_x0, q_sample, reverse_step
 from .unet import UNet
-
-# Imported on first use, so that `python -m ddpm_sampling.evaluate` runs a module that the
-# package has not already imported (runpy warns about that, and the module would exist twice).
-_LAZY = {"frechet_distance": "evaluate", "nearest_training": "evaluate"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
 
 __all__ = [
     "CLASS_NAMES",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from torchvision import datasets, transforms
 
 from . import _checks as check
@@ -353,3 +354,10 @@ def first_index_of(dataset: datasets.FashionMNIST, label: int | str) -> int:
 def one_per_class(dataset: datasets.FashionMNIST) -> list[int]:
     """The index of the first example of each class, in label order: a list of 10 ints."""
     return [first_index_of(dataset, label) for label in range(len(CLASS_NAMES))]
+
+
+def training_tensors(train: bool = True) -> tuple[Tensor, Tensor]:
+    """Fashion-MNIST as two tensors: images (N, 1, 28, 28) float32 in [-1, 1] and labels (N,)."""
+    ds = load_fashion_mnist(train=train)
+    images = ds.data[:, None].float().div(127.5).sub(1.0)
+    return images, torch.as_tensor(ds.targets)

@@ -24,9 +24,12 @@ from .schedule import Schedule
 SERIES_COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700"]
 
 
-def _numbers(values: object, name: str, *, positive: bool = False, length: int | None = None) -> list[float]:
+def _numbers(
+    values: object, name: str, *, positive: bool = False, length: int | None = None, per: str = "steps"
+) -> list[float]:
     """A non-empty sequence (list, NumPy array or 1-d tensor) of finite real numbers, as floats;
-    ``positive``: each > 0 (for a log axis); ``length``: exactly that many."""
+    ``positive``: each > 0 (for a log axis); ``length``: exactly that many, one per entry of the
+    argument named ``per`` (both are named when the lengths differ)."""
     if isinstance(values, Tensor):
         if values.dim() != 1:
             raise ValueError(f"{name} must be a 1-d sequence of numbers, got a tensor of shape {tuple(values.shape)}")
@@ -39,7 +42,7 @@ def _numbers(values: object, name: str, *, positive: bool = False, length: int |
     if not read:
         raise ValueError(f"{name} is empty; it needs at least one number")
     if length is not None and len(read) != length:
-        raise ValueError(f"{name} has {len(read)} numbers; it needs {length}, one per step count")
+        raise ValueError(f"{name} has {len(read)} numbers; it needs {length}, one per entry of {per}")
     for i, v in enumerate(read):
         if not math.isfinite(v) or (positive and v <= 0):
             kind = "a finite number > 0 (drawn on a log axis)" if positive else "a finite number"
@@ -68,11 +71,11 @@ def _sequence(values: object, name: str) -> list:
     return list(values)
 
 
-def _titles(titles: object, n: int, name: str) -> list[str]:
-    """``n`` titles, each a str."""
+def _titles(titles: object, n: int, name: str, per: str = "the images") -> list[str]:
+    """``n`` titles, each a str, one per entry of the argument named ``per``."""
     titles = _sequence(titles, name)
     if len(titles) != n:
-        raise ValueError(f"got {len(titles)} {name} for {n} images")
+        raise ValueError(f"{name} has {len(titles)} titles; it needs {n}, one per entry of {per}")
     for i, title in enumerate(titles):
         if not isinstance(title, str):
             raise TypeError(f"{name}[{i}] must be a str, got {check.describe(title)}")
@@ -114,7 +117,10 @@ def sample_pairs(
     n = samples.shape[0]
     if nearest.shape != samples.shape:
         raise ValueError(f"need {n} nearest images of shape {tuple(samples.shape)}, got {tuple(nearest.shape)}")
-    top_titles, bottom_titles = _titles(top_titles, n, "top_titles"), _titles(bottom_titles, n, "bottom_titles")
+    top_titles, bottom_titles = (
+        _titles(top_titles, n, "top_titles", "samples"),
+        _titles(bottom_titles, n, "bottom_titles", "samples"),
+    )
     bands = -(-n // ncols)
     fig, axes = _axes_grid(axes, 2 * bands, ncols, (0.92 * ncols, 2.5 * bands))
     for ax in axes.flat:
@@ -149,7 +155,7 @@ def x0_hat_rows(
     rows = [check.count(b, f"rows[{i}]", 0, batch - 1) for i, b in enumerate(_sequence(rows, "rows"))]
     if not rows:
         raise ValueError("rows is empty; give at least one sample index")
-    row_labels = _titles(row_labels, len(rows), "row_labels")
+    row_labels = _titles(row_labels, len(rows), "row_labels", per="rows")
     ts = sorted(x0_hats, reverse=True)
     fig, axes = _axes_grid(axes, len(rows), len(ts), (0.62 * len(ts) + 0.8, 0.75 * len(rows) + 0.6))
     for r, (b, label) in enumerate(zip(rows, row_labels)):
@@ -181,7 +187,7 @@ def weight_sharing_plot(schedule: Schedule, effective_number: Tensor, axes: Sequ
 
     Left: the two numbers of the schedule in its weights, :math:`\\sqrt{\\bar\\alpha_t}` and the
     denominator :math:`2(1-\\bar\\alpha_t)`, against t. Right: the effective number of training
-    images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.ideal.Trace`,
+    images sharing the weight, ``effective_number`` (T + 1, B) of a :class:`~ddpm_sampling.trace.Trace`,
     one line per sample, on a log axis.
     """
     check.schedule(schedule)
@@ -223,7 +229,7 @@ def decision_plot(
 
     Left: over t, one line per sample, the total weight of the sample's final class (the class
     heaviest at t = 1 in ``class_weight``, (T + 1, B, K)) and the weight of the heaviest training
-    image (``top_weight``, (T + 1, B)), both from a :class:`~ddpm_sampling.ideal.Trace`; a dotted
+    image (``top_weight``, (T + 1, B)), both from a :class:`~ddpm_sampling.trace.Trace`; a dotted
     line marks ``threshold``. Right: per sample, the t from which on its class (``class_decided``,
     (B,)) and one training image (``image_decided``, (B,)) hold more than ``threshold``.
     """
@@ -286,7 +292,7 @@ def cost_plot(
     }
     for name, times in per_sample.items():
         if len(times) > len(steps):
-            raise ValueError(f"per_sample[{name!r}] has {len(times)} times for {len(steps)} step counts")
+            raise ValueError(f"per_sample[{name!r}] has {len(times)} times for the {len(steps)} step counts in steps")
     per_call = {
         name: check.positive(v, f"per_call[{name!r}]", ": seconds per model call")
         for name, v in _series(per_call, "per_call", list(per_sample)).items()
@@ -336,7 +342,9 @@ def fewer_steps_figure(
     for n in names:
         rows = _sequence(samples[n], f"samples[{n!r}]")
         if len(rows) != len(steps):
-            raise ValueError(f"samples[{n!r}] has {len(rows)} rows; it needs {len(steps)}, one per step count")
+            raise ValueError(
+                f"samples[{n!r}] has {len(rows)} rows and steps has {len(steps)}: they need one row per step count"
+            )
         for r, row in enumerate(rows):
             if len(_sequence(row, f"samples[{n!r}][{r}]")) < ncols:
                 raise ValueError(f"samples[{n!r}][{r}] has {len(row)} images, fewer than ncols = {ncols}")

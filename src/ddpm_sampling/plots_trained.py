@@ -33,7 +33,7 @@ def loss_curve(loss: Sequence[tuple[int, float]], ax: Axes | None = None) -> Fig
     ax = _one_axes(ax, (6.5, 3.2))
     ax.plot(steps, values, color=SERIES_COLORS[0], lw=1.5)
     ax.set_yscale("log")
-    ax.set_xlabel("training step (batch of 128 images)")
+    ax.set_xlabel("training step")
     ax.set_ylabel("noise-prediction MSE (log)")
     ax.set_title("Training loss")
     return _figure_of(ax)
@@ -81,19 +81,19 @@ def error_per_t(
     x0_rms: Sequence[float],
     assumed: float,
     gain: Sequence[float],
-    data_std: float,
+    mean_image_rms: float,
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
     """Left: the network's noise-prediction error against t, next to the assumed constant error.
-    Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and the
-    data's standard deviation (the error of predicting the mean image)."""
+    Right: the error of the one-shot estimate it implies, next to ``assumed`` x error gain and
+    ``mean_image_rms``, the RMS error of always answering with the mean image."""
     timesteps = _step_counts(timesteps, "timesteps")
     n = len(timesteps)
-    eps_rms = _numbers(eps_rms, "eps_rms", positive=True, length=n)
-    x0_rms = _numbers(x0_rms, "x0_rms", positive=True, length=n)
-    gain = _numbers(gain, "gain", positive=True, length=n)
+    eps_rms = _numbers(eps_rms, "eps_rms", positive=True, length=n, per="timesteps")
+    x0_rms = _numbers(x0_rms, "x0_rms", positive=True, length=n, per="timesteps")
+    gain = _numbers(gain, "gain", positive=True, length=n, per="timesteps")
     assumed = check.positive(assumed, "assumed", ": an RMS error on a log axis")
-    data_std = check.positive(data_std, "data_std", ": a standard deviation on a log axis")
+    mean_image_rms = check.positive(mean_image_rms, "mean_image_rms", ": an RMS error on a log axis")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.4))
     axes = grid[0]
     ax = axes[0]
@@ -107,7 +107,7 @@ def error_per_t(
     ax = axes[1]
     ax.plot(timesteps, x0_rms, "o-", ms=3, color=SERIES_COLORS[0], label="trained network")
     ax.plot(timesteps, [assumed * g for g in gain], "--", color=SERIES_COLORS[1], label=f"{assumed} x error gain")
-    ax.axhline(data_std, ls=":", color=SERIES_COLORS[2], label="data std (mean image)")
+    ax.axhline(mean_image_rms, ls=":", color=SERIES_COLORS[2], label="the mean image")
     ax.set_yscale("log")
     ax.set_xlabel("timestep t")
     ax.set_ylabel(r"RMS error of one-shot $\hat x_0$ (log)")
@@ -130,10 +130,15 @@ def quality_vs_steps(
     names = list(_series(steps, "steps"))
     steps = {n: _step_counts(steps[n], f"steps[{n!r}]") for n in names}
     frechet, imbalance = _series(frechet, "frechet", names), _series(imbalance, "imbalance", names)
-    frechet = {n: _numbers(frechet[n], f"frechet[{n!r}]", positive=True, length=len(steps[n])) for n in names}
-    imbalance = {n: _numbers(imbalance[n], f"imbalance[{n!r}]", length=len(steps[n])) for n in names}
+    frechet = {
+        n: _numbers(frechet[n], f"frechet[{n!r}]", positive=True, length=len(steps[n]), per=f"steps[{n!r}]")
+        for n in names
+    }
+    imbalance = {
+        n: _numbers(imbalance[n], f"imbalance[{n!r}]", length=len(steps[n]), per=f"steps[{n!r}]") for n in names
+    }
     references = {
-        name: tuple(_numbers(pair, f"references[{name!r}]", length=2))
+        name: tuple(_numbers(pair, f"references[{name!r}]", length=2, per="the pair (Frechet distance, imbalance)"))
         for name, pair in _series(references, "references", most=2).items()
     }
     if any(fd <= 0 for fd, _ in references.values()):
@@ -163,10 +168,10 @@ def survival_plot(
 ) -> Figure:
     """What survives of an image noised to t and sampled back: its class (left), its pixels (right)."""
     start_t = _step_counts(start_t, "start_t")
-    same_class = _numbers(same_class, "same_class", length=len(start_t))
+    same_class = _numbers(same_class, "same_class", length=len(start_t), per="start_t")
     if any(not 0 <= s <= 1 for s in same_class):
         raise ValueError(f"same_class = {same_class} must hold fractions in [0, 1]")
-    rms = _numbers(rms, "rms", length=len(start_t))
+    rms = _numbers(rms, "rms", length=len(start_t), per="start_t")
     fig, grid = _axes_grid(axes, 1, 2, (7.5, 3.2))
     axes = grid[0]
     axes[0].plot(start_t, [100 * s for s in same_class], "o-", color=SERIES_COLORS[0])

@@ -8,7 +8,6 @@ hash differs from its record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch import nn
 
 from . import _checks as check
 from .classifier import Classifier
+from .files import sha256
 from .unet import UNet, UNetConfig
 
 #: The folder of the shipped weights, inside the package so that ``pip install`` brings them.
@@ -77,7 +77,7 @@ def _checked_state(name: str, folder: str | os.PathLike | None) -> tuple[dict, d
     if not path.is_file():
         raise WeightsError(f"the weights file {path} is missing; {_remedy(name)}")
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256(path)
     except OSError as err:
         raise WeightsError(f"the weights file {path} cannot be read ({err.strerror}); {_remedy(name)}") from err
     if digest != record.get("sha256"):

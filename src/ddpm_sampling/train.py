@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
-import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -43,15 +40,16 @@ from torch.nn import functional as F
 
 from . import _checks as check
 from .classifier import Classifier
+from .commands import RUNS_DIR, fail, output_folder, read_device, refuse_replacing
+from .data import training_tensors
+from .devices import device_name
+from .files import save_atomic, sha256, write_text_atomic
 from .schedule import Schedule, cosine_schedule
 from .steps import _q_sample
 from .unet import UNet, UNetConfig
 
 #: Where checkpoints of a run in progress are kept (not shipped).
 CHECKPOINT_DIR = Path("checkpoints")
-#: Where ``python -m ddpm_sampling.train`` and ``python -m ddpm_sampling.evaluate`` write without
-#: ``--out``: a folder of the current directory, never the installed package.
-RUNS_DIR = Path("runs")
 
 
 @dataclass(frozen=True)
@@ -219,74 +217,6 @@ def train(
     return run
 
 
-# --- files ------------------------------------------------------------------------------------
-
-
-def _readable(fd: int) -> None:
-    """Give a temporary file the permissions of a file made with ``open`` (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-
-
-def _publish(tmp: str, path: Path, overwrite: bool) -> None:
-    """Give the finished temporary file ``tmp`` its name ``path`` in one step.
-
-    ``overwrite=False`` links it there instead of renaming: the link fails if ``path`` exists,
-    so a file that appeared meanwhile is never replaced (``FileExistsError``).
-    """
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise FileExistsError(f"{path} exists; it is not replaced without --force (overwrite=True)") from None
-    Path(tmp).unlink()
-
-
-def save_atomic(obj: object, path: Path, *, overwrite: bool = True) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: ``path`` is never half-written.
-
-    ``overwrite=False`` refuses to replace an existing ``path`` (``FileExistsError``).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        _readable(fd)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        _publish(tmp, path, overwrite)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(text: str, path: Path, *, overwrite: bool = True) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`save_atomic`)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        _readable(fd)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        _publish(tmp, path, overwrite)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None, *, overwrite: bool = False) -> Path:
     """Write the shipped weights (``<name>.pt``) and the training record (``<name>.json``) to ``out_dir``.
 
@@ -318,72 +248,7 @@ def export(run: Run, config: dict, out_dir: Path, extra: dict | None = None, *, 
     return weights
 
 
-# --- the commands' arguments ------------------------------------------------------------------
-
-
-def output_folder(value: object, name: str = "--out") -> Path:
-    """A folder to write into, checked before any work: an existing folder, or a path that can become one.
-
-    ``ValueError`` if it is a file, lies under a file, or its nearest existing folder cannot be written.
-    """
-    path = check.folder(value, name)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{name} = {str(path)!r} is a file, not a folder; name a folder (it is made if missing)")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{name} = {str(path)!r} cannot be made: {str(existing)!r} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} = {str(path)!r} cannot be written: {str(existing)!r} is not writable")
-    return path
-
-
-def refuse_replacing(paths: list[Path], how: str = "give --force to replace it, or another --out") -> None:
-    """``FileExistsError`` naming the first of ``paths`` that exists (a folder there can never be replaced)."""
-    for path in paths:
-        if path.is_dir():
-            raise FileExistsError(f"{path} is a folder where a file is to be written; move it away")
-        if path.exists():
-            raise FileExistsError(f"{path} exists and is not replaced: {how}")
-
-
-def read_device(value: object, name: str = "--device") -> str:
-    """A device the networks can run on here: ``cpu``, or ``cuda``/``cuda:N`` when that GPU is present."""
-    accepted = "cpu, cuda or cuda:N"
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a device name ({accepted}), got {check.describe(value)}")
-    try:
-        device = torch.device(value)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"{name} = {value!r} is not a device; give {accepted}") from None
-    if device.type == "cpu":
-        return value
-    if device.type != "cuda":
-        raise ValueError(f"{name} = {value!r} is not supported; give {accepted}")
-    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if n == 0:
-        raise ValueError(f"{name} = {value!r}: no CUDA GPU is available here; give cpu")
-    if device.index is not None and device.index >= n:
-        raise ValueError(f"{name} = {value!r} is outside the GPUs here: cuda:0..cuda:{n - 1}")
-    return value
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """End a command with one line that says what is wrong (exit status 2, as argparse does)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-
 # --- the two networks -------------------------------------------------------------------------
-
-
-def training_tensors(train: bool = True) -> tuple[Tensor, Tensor]:
-    """Fashion-MNIST as two tensors: images (N, 1, 28, 28) float32 in [-1, 1] and labels (N,)."""
-    from .data import load_fashion_mnist
-
-    ds = load_fashion_mnist(train=train)
-    images = ds.data[:, None].float().div(127.5).sub(1.0)
-    return images, torch.as_tensor(ds.targets)
 
 
 def batch_of(images: Tensor, labels: Tensor, size: int, generator: torch.Generator, device: str):

@@ -17,8 +17,9 @@ case, the expected and the received value and gives a hint; the lesson's common
 mistakes are recognised and named. The checks never pass silently: a result you can
 see, or an error that stops the notebook at the exercise to fix.
 
-Each exercise has its module, with its check and its table of named mistakes; what they
-share (the result, the failure, reading and judging an answer) is in ``_harness``.
+Each exercise has its module, with its cases and its table of named mistakes, as data; the
+loop that runs the reader's function on them and judges each answer is written once, in
+``_harness`` (``run_cases``), and the inputs the checks share are in ``_cases``.
 """
 
 from __future__ import annotations

@@ -1,28 +1,29 @@
-"""What every self-check shares: its result, its failure, and how it reads and judges an answer.
+"""What every self-check shares: its result, its failure, and the loop that runs and judges the reader's function.
 
-A check calls the reader's function with :func:`call_reader`, reads what came back with
-:func:`read_tensor` (or :func:`read_tuple`), compares it with the reference with
-:func:`within`, and on a mismatch reports the first wrong element (:func:`first_mismatch`)
-and the hint of the named mistake that reproduces the answer (:func:`name_the_mistake`).
+An exercise states its cases as data: each :class:`Case` holds the arguments of one call and
+the :class:`Expected` values, each computed first from a copy of the schedule the reader never
+sees, with its tolerance and the exercise's table of named mistakes. :func:`run_cases` then
+calls the reader's function on each case (:func:`call_reader`), reads what came back
+(:func:`read_tuple`, :func:`read_tensor`) and judges each value (:func:`judge`): it must be
+within the one float32 tolerance (:func:`rounding_tolerance`) of the reference; if not, the
+failure names the first wrong element (:func:`first_mismatch`) and the mistake that reproduces
+the answer better than the right answer does (:func:`name_the_mistake`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from ..schedule import Schedule
 
 #: A check's table of the lesson's mistakes: what each one computes, and the hint that names it.
 Mistakes = list[tuple[Tensor, str]]
 
 HINT_TODO = "a TODO is still `...`: replace each `...` with your code"
 HINT_RETURN = "did the function forget to `return` its result?"
-HINT_GLOBAL = "use the schedule passed in (schedule.T, schedule.alpha, ...), not a global one"
 HINT_PRECISION = (
     "the answer is right to about three digits but not to float32 rounding: is it computed in float16 or "
     "bfloat16, or with a rounded constant? Compute in float32 (the inputs' dtype) from the schedule's numbers"
@@ -58,38 +59,6 @@ class CheckFailed(AssertionError):
     def __init__(self, exercise: str, case: str, problem: str, hint: str):
         self.exercise, self.case, self.problem, self.hint = exercise, case, problem, hint
         super().__init__(f"✗ {exercise} at {case}: {problem} — hint: {hint}")
-
-
-def pristine(schedule: object) -> tuple[Schedule, Callable[[], Schedule]]:
-    """The schedule a check computes its expected values from, and a maker of fresh copies for the reader.
-
-    Both are copies taken before the reader's function runs: writing into the schedule it is given,
-    or ignoring it for a global one, cannot move what the check expects.
-    """
-    from ..schedule import Schedule
-
-    if schedule is None:
-        from ._cases import book_schedule
-
-        schedule = book_schedule()
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a Schedule (from cosine_schedule) or None, got {type(schedule).__name__}")
-    reference = replace(schedule)  # the constructor copies every tensor
-    return reference, lambda: replace(reference)
-
-
-def image_checks(
-    schedule: object, image_ts: Callable[[int], tuple[int, ...]]
-) -> list[tuple[Schedule, Callable, int, tuple, str, str]]:
-    """The cases of a check on images: ``(reference schedule, maker of the reader's copies, t, shape, name, note)``
-    for each of ``image_ts(T)`` on ``schedule`` (see ``_cases.image_cases``), then one on a short schedule,
-    whose note says to use the schedule passed in."""
-    from ._cases import IMAGE, SHORT_t, describe, describe_short, image_cases, short_schedule
-
-    s, fresh = pristine(schedule)
-    short, fresh_short = pristine(short_schedule())
-    cases = [(s, fresh, t, shape, describe(t, shape), "") for t, shape in image_cases(s, image_ts(s.T))]
-    return [*cases, (short, fresh_short, SHORT_t, IMAGE, describe_short(IMAGE), HINT_GLOBAL)]
 
 
 def with_note(hint: str, note: str) -> str:
@@ -230,3 +199,67 @@ def name_the_mistake(got: Tensor, expected: Tensor, tol: Tensor, mistakes: Mista
     if best == math.inf and within(got, expected, tol + 2e-3 * expected.abs()):
         return HINT_PRECISION
     return hint
+
+
+# --- the cases and the loop that judges them ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One value the reader's function must return, and how a wrong one is explained.
+
+    Attributes:
+        name: the value's name in messages, e.g. ``"x_{t-1}"``.
+        value: the reference, in float64, computed before the reader's function runs.
+        tol: how far a correct float32 answer may be from it (:func:`rounding_tolerance`).
+        mistakes: what each of the lesson's mistakes gives instead, with the hint that names it.
+        hint: the hint for a wrong value that no named mistake explains.
+    """
+
+    name: str
+    value: Tensor
+    tol: Tensor | float
+    mistakes: Mistakes
+    hint: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the reader's function: its name in messages, its arguments and what it must return.
+
+    ``expected`` holds one value for a function that returns a tensor, or one per item of the
+    tuple it returns. The arguments carry the reader's own copies (of the schedule, of x_t):
+    whatever the function does to them cannot move the expected values.
+    """
+
+    name: str
+    args: tuple
+    expected: tuple[Expected, ...]
+
+
+def judge(got: Tensor, expected: Expected, exercise: str, case: str) -> None:
+    """A CheckFailed unless ``got`` is within the tolerance of the reference; it names the best-matching mistake."""
+    __tracebackhide__ = True
+    if not within(got, expected.value, expected.tol):
+        hint = name_the_mistake(got, expected.value, expected.tol, expected.mistakes, expected.hint)
+        raise CheckFailed(exercise, case, first_mismatch(expected.name, got, expected.value, expected.tol), hint)
+
+
+def run_cases(exercise: str, fn: Callable, cases: list[Case], call_hint: str) -> CheckResult:
+    """Call ``fn`` on each case in turn and judge every value it returns; the first wrong one fails the check.
+
+    ``call_hint`` is the hint for an exception that ``fn`` raises. A function with several
+    expected values must return them as a tuple (or list) of that length.
+    """
+    __tracebackhide__ = True
+    for case in cases:
+        out = call_reader(fn, case.args, exercise, case.name, call_hint)
+        if len(case.expected) == 1:
+            values = (out,)
+        else:
+            names = ", ".join(e.name for e in case.expected)
+            values = read_tuple(out, len(case.expected), exercise, case.name, f"return a tuple ({names})")
+        for value, expected in zip(values, case.expected):
+            got = read_tensor(value, tuple(expected.value.shape), expected.name, exercise, case.name)
+            judge(got, expected, exercise, case.name)
+    return CheckResult(exercise, len(cases))

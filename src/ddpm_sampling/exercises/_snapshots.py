@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from ._cases import LoopCase
 from ._harness import CheckFailed, first_mismatch, read_tensor, within
-
-if TYPE_CHECKING:
-    from .sampling_loop import LoopCase
 
 EXERCISE = "sampling_loop"
 HINT_SNAPSHOTS = (

@@ -8,25 +8,21 @@ import torch
 from torch import Tensor
 
 from ..schedule import Schedule
-from ._cases import SHORT_T, SHORT_t, short_schedule
+from ._cases import HINT_GLOBAL, SHORT_T, SHORT_t, pristine, short_schedule
 from ._harness import (
-    HINT_GLOBAL,
-    CheckFailed,
+    Case,
     CheckResult,
+    Expected,
     Mistakes,
-    call_reader,
-    first_mismatch,
-    name_the_mistake,
-    pristine,
-    read_tensor,
-    read_tuple,
     require_callable,
     rounding_tolerance,
-    within,
+    run_cases,
+    with_note,
 )
 
 EXERCISE = "coefficients"
 NAMES = ("scale", "eps_coef", "sigma")
+HINT_CALL = "fn(schedule, t) should return the three numbers (scale, eps_coef, sigma)"
 HINT_ALPHA_BAR = (
     "the scaling factor is 1/sqrt(alpha_t), with alpha_t = 1 - beta_t of this one step; "
     "alpha_bar_t is the product of all alphas up to t and belongs only in the noise correction"
@@ -59,6 +55,34 @@ def coefficient_mistakes(a: Tensor, ab: Tensor, b: Tensor, bt: Tensor) -> dict[s
     }
 
 
+def coefficient_case(s: Schedule, fresh: Callable[[], Schedule], t: int | Tensor, name: str, note: str) -> Case:
+    """The call ``fn(copy of s, t)`` and its three expected coefficients, from ``s`` in float64."""
+    a, ab, b, bt = (getattr(s, k).double()[t] for k in ("alpha", "alpha_bar", "beta", "beta_tilde"))
+    mistakes = coefficient_mistakes(a, ab, b, bt)
+    expected = []
+    for coefficient in NAMES:
+        want = getattr(s, coefficient)[t].double()
+        tol = rounding_tolerance(want.abs(), b, a)
+        hint = with_note(f"compare with {FORMULAS[coefficient]}", note)
+        expected.append(Expected(coefficient, want, tol, mistakes[coefficient], hint))
+    return Case(name, (fresh(), t), tuple(expected))
+
+
+def coefficient_cases(schedule: object) -> list[Case]:
+    """Each t as an int, then all at once as a tensor, then a short schedule (see :func:`check_coefficients`)."""
+    s, fresh = pristine(schedule)
+    if s.T < 3:
+        raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
+    ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
+    short, fresh_short = pristine(short_schedule())
+    cases = [coefficient_case(s, fresh, t, f"t = {t}", "") for t in ts]
+    cases.append(coefficient_case(s, fresh, torch.tensor(ts), f"t = torch.tensor({ts}) (all at once)", ""))
+    cases.append(
+        coefficient_case(short, fresh_short, SHORT_t, f"t = {SHORT_t} on a short schedule T = {SHORT_T}", HINT_GLOBAL)
+    )
+    return cases
+
+
 def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(schedule, t) -> (scale, eps_coef, sigma)`` against ``ddpm_sampling.reverse_coefficients``.
 
@@ -83,27 +107,4 @@ def check_coefficients(fn: Callable, schedule: Schedule | None = None) -> CheckR
     """
     __tracebackhide__ = True
     require_callable(fn)
-    s, fresh = pristine(schedule)
-    if s.T < 3:
-        raise ValueError(f"schedule.T = {s.T} is too short for the check; it needs T >= 3")
-    ts = sorted({t for t in (1, 2, 50, 500, 800, 950, s.T - 1, s.T) if 1 <= t <= s.T})
-    short, fresh_short = pristine(short_schedule())
-    cases: list[tuple[Schedule, object, int | Tensor, str, str]] = [(s, fresh, t, f"t = {t}", "") for t in ts]
-    cases.append((s, fresh, torch.tensor(ts), f"t = torch.tensor({ts}) (all at once)", ""))
-    cases.append((short, fresh_short, SHORT_t, f"t = {SHORT_t} on a short schedule T = {SHORT_T}", HINT_GLOBAL))
-    for ref, make, t, case, note in cases:
-        shape = tuple(t.shape) if isinstance(t, Tensor) else ()
-        f64 = {k: getattr(ref, k).double()[t] for k in ("alpha", "alpha_bar", "beta", "beta_tilde")}
-        wanted = (ref.scale[t].double(), ref.eps_coef[t].double(), ref.sigma[t].double())
-        mistakes = coefficient_mistakes(*(f64[k] for k in ("alpha", "alpha_bar", "beta", "beta_tilde")))
-        hint = "fn(schedule, t) should return the three numbers (scale, eps_coef, sigma)"
-        out = call_reader(fn, (make(), t), EXERCISE, case, hint)
-        out = read_tuple(out, 3, EXERCISE, case, "return a tuple (scale, eps_coef, sigma)")
-        for name, value, want in zip(NAMES, out, wanted):
-            got = read_tensor(value, shape, name, EXERCISE, case)
-            tol = rounding_tolerance(want.abs(), f64["beta"], f64["alpha"])
-            if not within(got, want, tol):
-                default = f"compare with {FORMULAS[name]}" + (f"; {note}" if note else "")
-                hint = name_the_mistake(got, want, tol, mistakes[name], default)
-                raise CheckFailed(EXERCISE, case, first_mismatch(name, got, want, tol), hint)
-    return CheckResult(EXERCISE, len(cases))
+    return run_cases(EXERCISE, fn, coefficient_cases(schedule), HINT_CALL)

@@ -8,21 +8,8 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _predict_eps, _q_sample
-from ._cases import seeded_images
-from ._harness import (
-    CheckFailed,
-    CheckResult,
-    Mistakes,
-    call_reader,
-    first_mismatch,
-    image_checks,
-    name_the_mistake,
-    read_tensor,
-    require_callable,
-    rounding_tolerance,
-    with_note,
-    within,
-)
+from ._cases import image_checks, seeded_images
+from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 
 EXERCISE = "oracle"
 HINT_ORACLE = (
@@ -65,6 +52,22 @@ def oracle_tolerance(expected: Tensor, x: Tensor, x0: Tensor, s: Schedule, t: in
     return rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
 
 
+def oracle_cases(schedule: object) -> list[Case]:
+    """Each x_t made from a seeded x_0 and noise, which the answer must recover (see :func:`check_oracle`)."""
+    cases = []
+    where = image_checks(schedule, lambda T: (800, 50, 2, 1, 500, T - 1, T))
+    for k, (s, fresh, t, shape, name, note) in enumerate(where):
+        x0, eps, _ = seeded_images(500 + k, shape)
+        x_t = _q_sample(x0, t, eps, s)
+        x, c, a, ab = x_t.double(), x0.double(), s.alpha.double(), s.alpha_bar.double()
+        expected = _predict_eps(x, t, c, s).double()
+        tol = oracle_tolerance(expected, x, c, s, t)
+        mistakes = oracle_mistakes(x, c, a[t], ab[t], ab[t - 1])
+        answer = Expected("eps", expected, tol, mistakes, with_note(HINT_ORACLE, note))
+        cases.append(Case(name, (x_t.clone(), t, x0.clone(), fresh()), (answer,)))
+    return cases
+
+
 def check_oracle(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(x_t, t, x0, schedule) -> eps``, the oracle's noise: the forward formula solved for the noise.
 
@@ -89,17 +92,4 @@ def check_oracle(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     """
     __tracebackhide__ = True
     require_callable(fn)
-    cases = image_checks(schedule, lambda T: (800, 50, 2, 1, 500, T - 1, T))
-    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
-        x0, eps, _ = seeded_images(500 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
-        x, c, a, ab = x_t.double(), x0.double(), s.alpha.double(), s.alpha_bar.double()
-        expected = _predict_eps(x, t, c, s).double()
-        tol = oracle_tolerance(expected, x, c, s, t)
-        mistakes = oracle_mistakes(x, c, a[t], ab[t], ab[t - 1])
-        out = call_reader(fn, (x_t.clone(), t, x0.clone(), fresh()), EXERCISE, case, HINT_ORACLE)
-        got = read_tensor(out, shape, "eps", EXERCISE, case)
-        if not within(got, expected, tol):
-            hint = name_the_mistake(got, expected, tol, mistakes, with_note(HINT_ORACLE, note))
-            raise CheckFailed(EXERCISE, case, first_mismatch("eps", got, expected, tol), hint)
-    return CheckResult(EXERCISE, len(cases))
+    return run_cases(EXERCISE, fn, oracle_cases(schedule), HINT_ORACLE)

@@ -8,21 +8,8 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _predict_x0, _q_sample
-from ._cases import seeded_images
-from ._harness import (
-    CheckFailed,
-    CheckResult,
-    Mistakes,
-    call_reader,
-    first_mismatch,
-    image_checks,
-    name_the_mistake,
-    read_tensor,
-    require_callable,
-    rounding_tolerance,
-    with_note,
-    within,
-)
+from ._cases import image_checks, seeded_images
+from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 
 EXERCISE = "predict_x0"
 HINT_ONE_SHOT = (
@@ -47,6 +34,24 @@ def one_shot_mistakes(x: Tensor, e: Tensor, ab: Tensor, ab_before: Tensor) -> Mi
     ]
 
 
+def one_shot_cases(schedule: object) -> list[Case]:
+    """Each x_t with an imperfect noise prediction, so that x0_hat is not simply x_0 (see :func:`check_predict_x0`)."""
+    cases = []
+    where = image_checks(schedule, lambda T: (1, 50, 500, 800, 990, T))
+    for k, (s, fresh, t, shape, name, note) in enumerate(where):
+        x0, eps, z = seeded_images(200 + k, shape)
+        x_t = _q_sample(x0, t, eps, s)
+        eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
+        x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()
+        expected = _predict_x0(x, t, e, s).double()
+        terms = (x.abs() + (1 - ab[t]).sqrt() * e.abs()) / ab[t].sqrt()
+        tol = rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
+        mistakes = one_shot_mistakes(x, e, ab[t], ab[t - 1])
+        answer = Expected("x0_hat", expected, tol, mistakes, with_note(HINT_ONE_SHOT, note))
+        cases.append(Case(name, (x_t.clone(), t, eps.clone(), fresh()), (answer,)))
+    return cases
+
+
 def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(x_t, t, eps, schedule) -> x0_hat``, the one-shot estimate of the clean image.
 
@@ -63,19 +68,4 @@ def check_predict_x0(fn: Callable, schedule: Schedule | None = None) -> CheckRes
     """
     __tracebackhide__ = True
     require_callable(fn)
-    cases = image_checks(schedule, lambda T: (1, 50, 500, 800, 990, T))
-    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
-        x0, eps, z = seeded_images(200 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
-        eps = eps + 0.1 * z  # an imperfect prediction, so that the estimate is not simply x0
-        x, e, ab = x_t.double(), eps.double(), s.alpha_bar.double()
-        expected = _predict_x0(x, t, e, s).double()
-        terms = (x.abs() + (1 - ab[t]).sqrt() * e.abs()) / ab[t].sqrt()
-        tol = rounding_tolerance(terms, s.beta.double()[t], s.alpha.double()[t])
-        mistakes = one_shot_mistakes(x, e, ab[t], ab[t - 1])
-        out = call_reader(fn, (x_t.clone(), t, eps.clone(), fresh()), EXERCISE, case, HINT_ONE_SHOT)
-        got = read_tensor(out, shape, "x0_hat", EXERCISE, case)
-        if not within(got, expected, tol):
-            hint = name_the_mistake(got, expected, tol, mistakes, with_note(HINT_ONE_SHOT, note))
-            raise CheckFailed(EXERCISE, case, first_mismatch("x0_hat", got, expected, tol), hint)
-    return CheckResult(EXERCISE, len(cases))
+    return run_cases(EXERCISE, fn, one_shot_cases(schedule), HINT_ONE_SHOT)

@@ -8,25 +8,13 @@ from torch import Tensor
 
 from ..schedule import Schedule
 from ..steps import _q_sample
-from ._cases import seeded_images
-from ._harness import (
-    CheckFailed,
-    CheckResult,
-    Mistakes,
-    call_reader,
-    first_mismatch,
-    image_checks,
-    name_the_mistake,
-    read_tensor,
-    require_callable,
-    rounding_tolerance,
-    with_note,
-    within,
-)
+from ._cases import image_checks, seeded_images
+from ._harness import Case, CheckResult, Expected, Mistakes, require_callable, rounding_tolerance, run_cases, with_note
 from .coefficients import HINT_ALPHA_BAR
 
 EXERCISE = "reverse_step"
 REVERSE_FORMULA = "x_{t-1} = 1/sqrt(alpha_t) * (x_t - beta_t/sqrt(1 - alpha_bar_t) * eps) + sigma_t * z"
+HINT_CALL = f"fn(x_t, t, eps, schedule, z) should compute {REVERSE_FORMULA}"
 HINT_Z_AT_1 = (
     "at t = 1 no noise is added: the last step commits to x_0, so use z = 0 there (add sigma_t * z only for t > 1)"
 )
@@ -54,6 +42,21 @@ def step_and_mistakes(x: Tensor, t: int, eps: Tensor, s: Schedule, z: Tensor) ->
     return expected, tol, mistakes
 
 
+def step_cases(schedule: object) -> list[Case]:
+    """Each x_t with an imperfect noise prediction and a nonzero z, at t = 1 too (see :func:`check_reverse_step`)."""
+    cases = []
+    where = image_checks(schedule, lambda T: (500, 950, 50, 2, 1, T - 1, T))
+    for k, (s, fresh, t, shape, name, note) in enumerate(where):
+        x0, eps, z = seeded_images(100 + k, shape)
+        x_t = _q_sample(x0, t, eps, s)
+        eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
+        expected, tol, mistakes = step_and_mistakes(x_t, t, eps, s, z)
+        hint = with_note(f"compare term by term with {REVERSE_FORMULA}", note)
+        answer = Expected("x_{t-1}", expected, tol, mistakes, hint)
+        cases.append(Case(name, (x_t.clone(), t, eps.clone(), fresh(), z.clone()), (answer,)))
+    return cases
+
+
 def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckResult:
     r"""Check ``fn(x_t, t, eps, schedule, z) -> x_{t-1}``, one DDPM reverse step.
 
@@ -73,18 +76,4 @@ def check_reverse_step(fn: Callable, schedule: Schedule | None = None) -> CheckR
     """
     __tracebackhide__ = True
     require_callable(fn)
-    cases = image_checks(schedule, lambda T: (500, 950, 50, 2, 1, T - 1, T))
-    for k, (s, fresh, t, shape, case, note) in enumerate(cases):
-        x0, eps, z = seeded_images(100 + k, shape)
-        x_t = _q_sample(x0, t, eps, s)
-        eps = eps + 0.1 * z.flip(-1)  # an imperfect prediction: the step must use the eps it is given
-        expected, tol, mistakes = step_and_mistakes(x_t, t, eps, s, z)
-        args = (x_t.clone(), t, eps.clone(), fresh(), z.clone())
-        out = call_reader(fn, args, EXERCISE, case, f"fn(x_t, t, eps, schedule, z) should compute {REVERSE_FORMULA}")
-        got = read_tensor(out, shape, "x_{t-1}", EXERCISE, case)
-        if not within(got, expected, tol):
-            hint = name_the_mistake(
-                got, expected, tol, mistakes, with_note(f"compare term by term with {REVERSE_FORMULA}", note)
-            )
-            raise CheckFailed(EXERCISE, case, first_mismatch("x_{t-1}", got, expected, tol), hint)
-    return CheckResult(EXERCISE, len(cases))
+    return run_cases(EXERCISE, fn, step_cases(schedule), HINT_CALL)

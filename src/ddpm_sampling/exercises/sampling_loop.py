@@ -8,19 +8,18 @@ reference, so that a failure names the first step that went wrong.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from ..models import noisy_model, target_oracle
-from ..schedule import Schedule, cosine_schedule
-from ._cases import BATCH, IMAGE, book_schedule, seeded_images
+from ._cases import LoopCase, loop_cases
 from ._harness import (
     CheckFailed,
     CheckResult,
+    Expected,
     first_mismatch,
-    name_the_mistake,
+    judge,
     raised,
     read_tensor,
     read_tuple,
@@ -33,39 +32,6 @@ from .reverse_step import HINT_Z_AT_1, REVERSE_FORMULA, step_and_mistakes
 
 EXERCISE = "sampling_loop"
 SIGNATURE = "fn(model, schedule, shape, snapshot_timesteps, generator) should return (x_0, snapshots)"
-
-
-@dataclass
-class LoopCase:
-    """One run of the reader's loop: its schedule, image shape, asked snapshots, seed and model."""
-
-    name: str
-    schedule: Schedule
-    shape: tuple[int, ...]
-    snapshot_timesteps: tuple[int, ...]
-    seed: int
-    target: Tensor
-    model_noise: float  # 0: the exact oracle, so the run must end on the target
-
-    def model(self) -> Callable:
-        """The exact oracle of ``target``, or with Gaussian error of standard deviation ``model_noise``."""
-        oracle = target_oracle(self.target, self.schedule)
-        if not self.model_noise:
-            return oracle
-        return noisy_model(oracle, self.model_noise, torch.Generator().manual_seed(self.seed + 1000))
-
-
-def loop_cases() -> list[LoopCase]:
-    """An exact oracle on one image, an imperfect one on a batch, and a short schedule that catches a global T."""
-    specs = [
-        ("oracle, one image, T = 1000", book_schedule(), IMAGE, (1000, 900, 500, 100, 2, 1, 0), 0.0),
-        ("oracle with error 0.3, batch, T = 1000", book_schedule(), BATCH, (1000, 500, 0), 0.3),
-        ("oracle, one image, a short schedule T = 10", cosine_schedule(10), IMAGE, (10, 7, 3, 1, 0), 0.0),
-    ]
-    return [
-        LoopCase(name, s, shape, snapshot_timesteps, 400 + k, seeded_images(300 + k, shape)[0], noise)
-        for k, (name, s, shape, snapshot_timesteps, noise) in enumerate(specs)
-    ]
 
 
 def run_loop(fn: Callable, case: LoopCase) -> tuple[Tensor, object, list[tuple[int, Tensor, Tensor]]]:
@@ -111,11 +77,9 @@ def replay(calls: list[tuple[int, Tensor, Tensor]], x_0: Tensor, case: LoopCase)
         # at t = 1 the reference adds nothing; the next draw is what a loop that wrongly adds noise would use
         z = torch.randn(x.shape, generator=draws)
         after = calls[i + 1][1] if i + 1 < len(calls) else x_0
-        expected, tol, mistakes = step_and_mistakes(x, t, eps, case.schedule, z)
-        if not within(after, expected, tol):
-            name = f"x_{t - 1}" if t > 1 else "the returned x_0"
-            hint = name_the_mistake(after.double(), expected, tol, mistakes, _step_hint(case.schedule.T))
-            raise CheckFailed(EXERCISE, f"{case.name}, step t = {t}", first_mismatch(name, after, expected, tol), hint)
+        name = f"x_{t - 1}" if t > 1 else "the returned x_0"
+        step = Expected(name, *step_and_mistakes(x, t, eps, case.schedule, z), _step_hint(case.schedule.T))
+        judge(after, step, EXERCISE, f"{case.name}, step t = {t}")
 
 
 def _step_hint(T: int) -> str:

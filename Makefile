@@ -66,15 +66,19 @@ data: venv
 # checkout with a restored cache (CI) reuses it when the package is the same. An
 # unchanged rebuild executes nothing. -W is the build's one failure gate, as in the tests and CI: a
 # failing cell (myst-nb warns with its traceback), a broken reference or an unknown citation fails
-# it; --keep-going reports every problem of the build at once.
+# it (-n: a reference that does not resolve is a warning too); --keep-going reports every problem
+# of the build at once. BOOK_ALL=--all re-reads every page (executing nothing that the cache
+# holds), so that every page's warnings are seen again: `make test` builds so.
 SRC_HASH = $$($(PY) scripts/src_hash.py)
+BOOK_ALL ?=
 
 book: venv data
 	@hash=$(SRC_HASH); if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$$hash" ]; then \
 	  echo "src/ changed: every chapter will be executed again"; \
 	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$hash" > _build/.src-hash; fi
 	$(PY) book/_ext/execute_chapters.py --cache _build/.jupyter_cache
-	$(BIN)/jupyter-book build . --path-output . -W --keep-going
+	rm -rf _build/html/reports  # an earlier build's execution reports are no report of this one
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(BOOK_ALL)
 
 # The chapters' notebooks committed for Colab (notebooks/), written from the chapters with the
 # values the build glued into them (book/_ext/reader_notebooks.py; a test fails if they drift).
@@ -92,7 +96,7 @@ OUT ?= runs
 train: venv data
 	$(PY) -m ddpm_sampling.train --out "$(OUT)" $(ARGS)
 
-# The quality table of the trained-network chapter (1,000 samples per point; 2 minutes with
+# The quality table of the chapters on the trained network (1,000 samples per point; 2 minutes with
 # ARGS="--device cuda", one to two hours on a 2-core CPU) of the shipped weights (or those of
 # ARGS="--weights DIR"), written to $(OUT)/evaluation.json with its provenance.
 evaluate: venv data
@@ -102,8 +106,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv data lint
-	$(BIN)/pytest
+# The tests read the strict build that `make book` has just made (tests/conftest.py, BOOK_HTML): no
+# chapter is executed twice. Only the exercises' student notebooks run again, in a plain kernel.
+test: BOOK_ALL := --all
+test: venv data lint book
+	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest
 
 FORCE:
 

@@ -1,6 +1,17 @@
-"""Shared fixtures: one strict, from-scratch build of the real book per test session.
+"""Shared fixtures: one strict build of the real book per test session.
 
-The strict build is what CI runs: every chapter executed afresh into an empty cache (by
+``make test`` builds the book first, with ``make book`` (``-W -n --keep-going --all``: any
+warning, broken reference or raising cell fails it), and hands its HTML folder to the tests in
+``$BOOK_HTML``: no chapter is executed a second time for the tests. Without ``$BOOK_HTML``
+(``pytest`` run by hand) the session builds the book itself, from scratch, into ``_build/test``.
+
+Under pytest-xdist, give ``--dist loadfile`` and ``$BOOK_HTML``: each test module then runs in
+one worker, so that the small books a module builds (its module-scoped fixtures) are built once,
+and no worker builds the real book. (``--dist loadgroup`` does not group with pytest 9.2 and
+pytest-xdist 3.8: the group it appends to a test's id no longer reaches the scheduler,
+pytest-xdist issue 1386.)
+
+Built here, every chapter is executed afresh into an empty cache (by
 ``book/_ext/execute_chapters.py``, several side by side, as ``make book`` does), then the
 build reads them from there (``execute_notebooks: cache``). Warnings and broken references
 are errors (``-W -n --keep-going``), and a raising cell fails the build: a chapter that raised
@@ -94,29 +105,38 @@ def build_book() -> Callable[[Path, Path], subprocess.CompletedProcess[str]]:
     return strict_build
 
 
+#: Names the HTML folder of a strict build already made (``make test`` sets it to ``make book``'s).
+BOOK_HTML = "BOOK_HTML"
+
+
 @pytest.fixture(scope="session")
 def book_html() -> Path:
-    """Build the real book once, strictly and from scratch; return its HTML folder.
+    """The HTML folder of the real book, built strictly: ``$BOOK_HTML``, or else built here once.
 
-    The build goes to ``_build/test``; a failing build fails every test that uses it
-    with the build's output, and its execution reports stay in ``_build/test/_build/html/reports``.
+    ``$BOOK_HTML`` must name the ``html`` folder of a finished build (``make test`` passes
+    ``_build/html`` after ``make book``), beside its ``jupyter_execute`` folder. Without it the
+    book is built here from scratch into ``_build/test``; a failing build fails every test that
+    uses it with the build's output, and its execution reports stay in
+    ``_build/test/_build/html/reports``.
     """
+    given = os.environ.get(BOOK_HTML)
+    if given:
+        html = Path(given).resolve()
+        missing = [p for p in (html / "index.html", html.parent / "jupyter_execute") if not p.exists()]
+        if missing:
+            pytest.fail(
+                f"{BOOK_HTML}={given} is not the html folder of a finished build (no {', '.join(map(str, missing))}); "
+                "run `make book`, or unset it to build the book here",
+                pytrace=False,
+            )
+        return html
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            f"under pytest-xdist the book is built once, before the tests: run `make book` and set "
+            f"{BOOK_HTML}=_build/html (as `make test` does), or run pytest in one process",
+            pytrace=False,
+        )
     proc = strict_build(ROOT, TEST_BUILD)
     if proc.returncode != 0:
         pytest.fail("the strict book build failed\n" + build_failure(proc), pytrace=False)
     return TEST_BUILD / "_build" / "html"
-
-
-#: Fixtures that build a book, and the group of the tests that read each build: ``make test`` runs
-#: the tests in two processes or more (pytest-xdist, ``--dist loadgroup``), and each group runs in
-#: one of them, so that every book is built once and the unit tests run beside the builds.
-BUILDS = ("book_html", "failed_build", "built_twice", "tiny_book")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        build = next((name for name in BUILDS if name in getattr(item, "fixturenames", ())), None)
-        if build is not None:
-            group = build if build == "book_html" else f"{item.module.__name__}.{build}"
-            item.add_marker(pytest.mark.xdist_group(group))

@@ -369,3 +369,31 @@ def test_evaluate_arguments_either_start_the_work_or_get_one_line(n, n_survive, 
             raise AssertionError("neither worked nor refused")
         finally:
             patch.undo()
+
+
+def test_make_test_builds_the_book_once_strictly_and_the_tests_read_that_build():
+    """``make test`` runs ``make book`` re-reading every page (``--all``, executing only what the cache
+    lacks), with warnings and unresolved references as errors, and hands its HTML to pytest
+    (``BOOK_HTML``), so that the tests execute no chapter of the real book a second time."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).parents[1]
+    venv = Path(sys.executable).parent.parent
+    args = [make, "-n", f"VENV={venv}", "-o", f"{venv}/.installed"]  # -n: print the commands, run none
+
+    def commands(target: str) -> list[str]:
+        return subprocess.run([*args, target], cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
+
+    test = commands("test")
+    (build,) = [i for i, line in enumerate(test) if "jupyter-book build" in line]
+    (pytest_line,) = [i for i, line in enumerate(test) if line.endswith("/bin/pytest")]
+    assert build < pytest_line and f'BOOK_HTML="{root}/_build/html"' in test[pytest_line]
+    assert {"-W", "-n", "--keep-going", "--all"} <= set(test[build].split())
+    (book,) = [line for line in commands("book") if "jupyter-book build" in line]
+    assert {"-W", "-n", "--keep-going"} <= set(book.split()) and "--all" not in book.split()

@@ -4,6 +4,7 @@ Heusel et al. 2017, with this network in place of Inception)."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from . import _checks as check
@@ -41,6 +42,9 @@ class Classifier(nn.Module):
         self.body = nn.Sequential(block(1, c1), block(c1, c2), nn.Flatten(), nn.Dropout(0.3))
         self.embed = nn.Sequential(nn.Linear(c2 * 7 * 7, FEATURES), nn.ReLU())
         self.head = nn.Linear(FEATURES, num_classes)
+        # channels last, as the U-Net: on a CPU its convolutions run about 20% faster per image that way;
+        # loading weights into the network keeps it
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: Tensor) -> Tensor:
         """The penultimate activations, (B, 128), of images ``x`` (B, 1, 28, 28) of the network's dtype and device."""
@@ -52,7 +56,7 @@ class Classifier(nn.Module):
             raise TypeError(f"x has dtype {x.dtype}; the classifier computes in {weight.dtype}: convert x with .to()")
         if x.device != weight.device:
             raise ValueError(f"x is on {x.device}, the classifier on {weight.device}: move one of them")
-        return self.embed(self.body(x))
+        return self.embed(self.body(x.contiguous(memory_format=torch.channels_last)))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))  # (B, 10) logits

@@ -29,6 +29,7 @@ from .metrics import (
     class_shares,
     classifier_features,
     classify,
+    features_and_labels,
     frechet_distance_gaussians,
     gaussian_statistics,
     nearest_training,
@@ -44,8 +45,8 @@ from .steps import q_sample
 
 def quality(samples: Tensor, classifier: nn.Module, reference: tuple[Tensor, Tensor]) -> dict:
     """Frechet distance to the ``reference`` statistics (mean, covariance), class shares, saturation."""
-    feats = classifier_features(classifier, samples.clamp(-1, 1))
-    shares = class_shares(classify(classifier, samples.clamp(-1, 1)))
+    feats, labels = features_and_labels(classifier, samples.clamp(-1, 1))
+    shares = class_shares(labels)
     return {
         "frechet": frechet_distance_gaussians(*gaussian_statistics(feats), *reference),
         "class_shares": [round(float(s), 4) for s in shares],

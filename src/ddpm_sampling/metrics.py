@@ -31,23 +31,36 @@ SATURATION_MARGIN = 0.1
 # --- features and the Frechet distance ---------------------------------------------------------
 
 
+#: Images per call of the classifier: on a CPU, batches of 100 stay in cache and run about twice
+#: as fast per image as batches of 1,000.
+BATCH_SIZE = 100
+
+
 @torch.no_grad()
-def classifier_features(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+def classifier_features(classifier: nn.Module, images: Tensor, batch_size: int = BATCH_SIZE) -> Tensor:
     """The classifier's penultimate features of ``images`` (N, 1, 28, 28): (N, 128) float64."""
-    read_classifier_call(classifier, images, batch_size)
-    return torch.cat([classifier.features(x).double() for x in images.split(batch_size)])
+    return features_and_labels(classifier, images, batch_size)[0]
 
 
 @torch.no_grad()
-def classify(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+def classify(classifier: nn.Module, images: Tensor, batch_size: int = BATCH_SIZE) -> Tensor:
     """The classifier's label for each image, (N,) long."""
+    return features_and_labels(classifier, images, batch_size)[1]
+
+
+@torch.no_grad()
+def features_and_labels(classifier: nn.Module, images: Tensor, batch_size: int = BATCH_SIZE) -> tuple[Tensor, Tensor]:
+    """The features (N, 128) float64 and the labels (N,) long of ``images``, from one pass of the classifier."""
     read_classifier_call(classifier, images, batch_size)
-    return torch.cat([classifier(x).argmax(1) for x in images.split(batch_size)])
+    features = [classifier.features(x) for x in images.split(batch_size)]
+    labels = [classifier.head(f).argmax(1) for f in features]
+    return torch.cat(features).double(), torch.cat(labels)
 
 
 def read_classifier_call(classifier: object, images: object, batch_size: object = 1) -> None:
-    """A classifier with ``features`` (see :func:`~ddpm_sampling.load_classifier`) and a batch of its images."""
-    if not isinstance(classifier, nn.Module) or not callable(getattr(classifier, "features", None)):
+    """The book's classifier (``features`` and ``head``: :func:`~ddpm_sampling.load_classifier`), a batch of images."""
+    parts = (getattr(classifier, name, None) for name in ("features", "head"))
+    if not isinstance(classifier, nn.Module) or not all(callable(part) for part in parts):
         raise TypeError(f"classifier must be the book's Classifier (load_classifier), got {check.describe(classifier)}")
     check.image(images, "images")
     if images.dim() != 4 or images.shape[1:] != (1, 28, 28):

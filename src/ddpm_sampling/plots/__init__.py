@@ -1,13 +1,13 @@
-"""The book's plots, grouped by what they show, in one style (:mod:`.style`).
+"""The book's plots, grouped by what they show, in one style (:mod:`ddpm_sampling.plots.style`).
 
 Every plot helper is here by name, so a chapter calls ``plots.image_row(...)`` or
 ``plots.cost_plot(...)`` whichever module draws it:
 
-- :mod:`.images`: images, trajectories, samples beside their nearest training images;
-- :mod:`.schedule`: the noise schedule, the reverse step's coefficients, the error gain;
-- :mod:`.trace`: what the ideal denoiser leans on along a chain, and when a sample is decided;
-- :mod:`.network`: the trained network's loss, its error at each t, what survives of an image;
-- :mod:`.tradeoff`: what a number of steps costs and gives (time, distance, quality).
+- :mod:`ddpm_sampling.plots.images`: images, trajectories, samples beside their nearest training images;
+- :mod:`ddpm_sampling.plots.schedule`: the noise schedule, the reverse step's coefficients, the error gain;
+- :mod:`ddpm_sampling.plots.trace`: what the ideal denoiser leans on along a chain, and when a sample is decided;
+- :mod:`ddpm_sampling.plots.network`: the trained network's loss, its error at each t, what survives of an image;
+- :mod:`ddpm_sampling.plots.tradeoff`: what a number of steps costs and gives (time, distance, quality).
 
 Each helper draws on the ``ax`` or ``axes`` it is given, or into the figure or subfigure
 ``fig`` where it lays out panels of its own (a new figure of the right size when they are

@@ -53,6 +53,7 @@ def images(images: object, name: str = "images") -> list:
 
 
 def image_titles(titles: object, n: int) -> list[str]:
+    """The titles of ``n`` images: ``None`` (none) or a list or tuple of ``n`` str."""
     titles = [""] * n if titles is None else titles
     if isinstance(titles, str) or not isinstance(titles, (list, tuple)):
         raise TypeError(f"titles must be a list of str, one per image, got {check.describe(titles)}")

@@ -103,6 +103,15 @@ def test_every_plot_helper_is_called_by_its_name_under_plots():
         assert name in plots.__all__, name
 
 
+def test_a_chapter_figure_in_the_book_style_takes_the_palette_in_order():
+    from matplotlib.colors import to_hex
+
+    with plt.rc_context(plots.BOOK_STYLE):
+        fig, ax = plt.subplots()
+        lines = [ax.plot([0, 1])[0] for _ in range(3)]
+    assert [to_hex(line.get_color()) for line in lines] == list(plots.PALETTE[:3])
+
+
 def test_every_helper_draws_in_the_one_palette():
     from matplotlib.colors import to_hex
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
@@ -30,8 +31,10 @@ INK = "#1f2328"
 
 
 #: The rcParams of every figure of the book. A white background and dark ink read in the
-#: light theme and inside the light box that the dark theme draws around images.
+#: light theme and inside the light box that the dark theme draws around images; a line
+#: drawn without a color takes the next of :data:`PALETTE`.
 BOOK_STYLE = {
+    "axes.prop_cycle": cycler(color=PALETTE),
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",

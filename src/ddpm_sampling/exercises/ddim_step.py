@@ -98,7 +98,7 @@ def describe(t: int, t_prev: int, eta: float, shape: tuple[int, ...], T: int | N
     ddpm = " (DDPM's step with beta_tilde)" if eta == 1 and t_prev == t - 1 else ""
     short = f" on a short schedule T = {T}" if T else ""
     kind = "batch" if len(shape) == 4 else "image"
-    return f"t = {t} → t_prev = {t_prev}, eta = {eta:g}{ddpm}{short} ({kind} of shape {tuple(shape)})"
+    return f"t = {t}{short} → t_prev = {t_prev}, eta = {eta:g}{ddpm} ({kind} of shape {tuple(shape)})"
 
 
 def ddim_cases(schedule: object) -> list[Case]:

@@ -325,6 +325,15 @@ def test_a_todo_left_in_place_is_named():
     assert "replace each `...`" in failure(check_oracle, lambda x, t, x0, s: (x - ...) / 2).hint
 
 
+def test_the_ddim_steps_skeleton_as_given_is_named_a_todo():
+    def ddim_step(x_t, t, t_prev, eps, schedule, eta, z):  # the book's skeleton
+        alpha_bar, alpha_bar_prev = ...
+        return ...
+
+    assert failure(check_ddim_step, ddim_step).hint == "a TODO is still `...`: replace each `...` with your code"
+    assert "x_{t_prev} is `...`" in failure(check_ddim_step, lambda *a: ...).problem
+
+
 def test_an_exception_in_the_readers_function_becomes_a_failed_check():
     def broken(x, t, eps, schedule, z):
         raise NotImplementedError("TODO")

@@ -81,7 +81,7 @@ def strided_ddpm_sample(
     """DDPM ancestral sampling (Algorithm 2) over ``num_steps`` respaced steps.
 
     Step i of the shorter chain goes from tau_i to tau_{i-1} with the coefficients of
-    :func:`respaced_schedule`; the model is asked at the original timestep tau_i. With
+    :func:`~ddpm_sampling.respacing.respaced_schedule`; the model is asked at the original timestep tau_i. With
     ``num_steps = T`` it is :func:`~ddpm_sampling.ddpm_sample` (same noise, drawn in the same order).
 
     Args:

@@ -1,9 +1,9 @@
 """The DDPM sampling loop (Ho et al. 2020, Algorithm 2), beside which this module reads line by line.
 
-:func:`ddpm_sample` is Algorithm 2: draw x_T, then for t = T..1 ask the model for its noise
+:func:`~ddpm_sampling.ddpm_sample` is Algorithm 2: draw x_T, then for t = T..1 ask the model for its noise
 prediction and take one reverse step, adding fresh noise at every step but the last. The fewer-step
 samplers of :mod:`ddpm_sampling.respacing` are the same loop over fewer timesteps. Every sampler
-returns :class:`Samples`.
+returns :class:`~ddpm_sampling.samplers.Samples`.
 
 A sampler reads its arguments once, in one block at its top; the model is read as one whose every
 prediction is checked for its type, shape, dtype and device (cheap: no value is read), and an
@@ -80,10 +80,10 @@ def ddpm_sample(
             so that each image of a batch matches its own single run.
         variance: ``"beta"`` or ``"beta_tilde"``, see :func:`~ddpm_sampling.reverse_step`.
         clip_x0: clip the model's clean-image estimate to [-1, 1] at every step and re-derive
-            the noise from it (:func:`clipped_eps`). Off by default: the loop is then exactly Algorithm 2.
+            the noise from it (:func:`~ddpm_sampling.samplers.clipped_eps`). Off by default: the loop is then exactly Algorithm 2.
 
     Returns:
-        :class:`Samples` ``(x0, snapshots)``: x0 has the shape and dtype of the start and
+        :class:`~ddpm_sampling.samplers.Samples` ``(x0, snapshots)``: x0 has the shape and dtype of the start and
         ``snapshots`` maps each asked timestep to a copy of x at that time, from the noisiest to the clean.
     """
     model = check.model(model)

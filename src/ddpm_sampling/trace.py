@@ -74,7 +74,7 @@ def sample_with_trace(
     training images' class labels, the total weight of each class (each row sums to 1).
 
     Args:
-        denoiser: an :class:`IdealDenoiser`.
+        denoiser: an :class:`~ddpm_sampling.ideal.IdealDenoiser`.
         shape: (C, H, W) or (B, C, H, W) with the training images' C, H, W; ``generator``,
             ``snapshot_timesteps`` and ``variance`` as in :func:`~ddpm_sampling.ddpm_sample`.
         labels: optional (N,) tensor of a signed integer dtype, the class index of each of the

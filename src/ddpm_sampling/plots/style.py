@@ -17,12 +17,12 @@ from matplotlib.figure import Figure, SubFigure
 
 from .. import _checks as check
 
-#: The book's one palette: a plot's series take its colors in this order (the first sampler,
+#: The book's one palette. A plot's series take its colors in this order (the first sampler,
 #: model or curve blue, the second red, ...), so one sampler keeps its color across a chapter.
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700")
 #: Each reverse-step coefficient's color from :data:`PALETTE`, the same in every chapter.
 COEFFICIENT_COLORS = {"gain": PALETTE[0], "eps_coef": PALETTE[1], "sigma": PALETTE[2], "scale": PALETTE[3]}
-#: The gray of what a plot compares against: reference and threshold lines, notes.
+#: The gray of what a plot compares against (reference and threshold lines, notes).
 GRAY = "#57606a"
 #: A lighter gray, for marks that stay behind the data (a marked timestep, a second curve).
 LIGHT_GRAY = "#6e7781"

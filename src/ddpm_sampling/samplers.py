@@ -80,7 +80,8 @@ def ddpm_sample(
             so that each image of a batch matches its own single run.
         variance: ``"beta"`` or ``"beta_tilde"``, see :func:`~ddpm_sampling.reverse_step`.
         clip_x0: clip the model's clean-image estimate to [-1, 1] at every step and re-derive
-            the noise from it (:func:`~ddpm_sampling.samplers.clipped_eps`). Off by default: the loop is then exactly Algorithm 2.
+            the noise from it (:func:`~ddpm_sampling.samplers.clipped_eps`). Off by default: the
+            loop is then exactly Algorithm 2.
 
     Returns:
         :class:`~ddpm_sampling.samplers.Samples` ``(x0, snapshots)``: x0 has the shape and dtype of the start and

@@ -13,6 +13,7 @@ import torch
 import ddpm_sampling.exercises
 from ddpm_sampling import (
     cosine_schedule,
+    ddim_sample,
     ddpm_sample,
     predict_eps,
     predict_x0,
@@ -24,6 +25,7 @@ from ddpm_sampling.exercises import (
     CheckFailed,
     CheckResult,
     check_coefficients,
+    check_ddim_step,
     check_oracle,
     check_predict_x0,
     check_reverse_step,
@@ -49,6 +51,13 @@ def step(x_t, t, eps, schedule, z):
 
 def one_shot(x_t, t, eps, schedule):
     return (x_t - (1 - schedule.alpha_bar[t]).sqrt() * eps) / schedule.alpha_bar[t].sqrt()
+
+
+def ddim(x_t, t, t_prev, eps, schedule, eta, z):
+    ab, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar[t_prev]
+    sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
+    x0_hat = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    return ab_prev.sqrt() * x0_hat + (1 - ab_prev - sigma**2).sqrt() * eps + sigma * z
 
 
 def noise_always(x_t, t, eps, schedule, z):
@@ -121,6 +130,7 @@ def failure(check, fn) -> CheckFailed:
         (check_reverse_step, lambda x, t, e, s, z: reverse_step(x, t, e, s, z=z), "reverse_step"),
         (check_predict_x0, one_shot, "predict_x0"),
         (check_predict_x0, predict_x0, "predict_x0"),
+        (check_ddim_step, ddim, "ddim_step"),
         (check_sampling_loop, loop, "sampling_loop"),
         (
             check_sampling_loop,
@@ -315,6 +325,15 @@ def test_a_todo_left_in_place_is_named():
     assert "replace each `...`" in failure(check_oracle, lambda x, t, x0, s: (x - ...) / 2).hint
 
 
+def test_the_ddim_steps_skeleton_as_given_is_named_a_todo():
+    def ddim_step(x_t, t, t_prev, eps, schedule, eta, z):  # the book's skeleton
+        alpha_bar, alpha_bar_prev = ...
+        return ...
+
+    assert failure(check_ddim_step, ddim_step).hint == "a TODO is still `...`: replace each `...` with your code"
+    assert "x_{t_prev} is `...`" in failure(check_ddim_step, lambda *a: ...).problem
+
+
 def test_an_exception_in_the_readers_function_becomes_a_failed_check():
     def broken(x, t, eps, schedule, z):
         raise NotImplementedError("TODO")
@@ -429,7 +448,8 @@ def test_a_loop_that_calls_the_model_twice_per_step_is_caught():
 
 
 @pytest.mark.parametrize(
-    "check", [check_coefficients, check_oracle, check_reverse_step, check_predict_x0, check_sampling_loop]
+    "check",
+    [check_coefficients, check_oracle, check_reverse_step, check_predict_x0, check_sampling_loop, check_ddim_step],
 )
 def test_something_not_callable_is_a_value_error(check):
     with pytest.raises(ValueError, match=r"fn must be the function to check \(a callable\), got 3 \(int\)"):
@@ -440,6 +460,7 @@ def test_a_short_schedule_works_and_a_too_short_one_is_refused():
     short = cosine_schedule(20)
     assert check_coefficients(coefficients, short) and check_reverse_step(step, short)
     assert check_predict_x0(one_shot, short) and check_oracle(oracle_noise, short)
+    assert check_ddim_step(ddim, short)
     with pytest.raises(ValueError, match="schedule.T = 2 is too short"):
         check_coefficients(coefficients, cosine_schedule(2))
 
@@ -476,6 +497,11 @@ def cheat_one_shot(x, t, eps, s):
     return one_shot(x, t, eps, s)
 
 
+def cheat_ddim(x, t, t_prev, eps, s, eta, z):
+    s.alpha_bar[t] = s.alpha_bar[t_prev] = 0.5  # sigma 0, x0_hat back at the same level: x_{t_prev} = x_t
+    return ddim(x, t, t_prev, eps, s, eta, z)
+
+
 def cheat_loop(model, schedule, shape, snapshot_timesteps, generator):
     schedule.beta.zero_()
     schedule.alpha.fill_(1.0)
@@ -490,6 +516,7 @@ def cheat_loop(model, schedule, shape, snapshot_timesteps, generator):
         (check_reverse_step, cheat_step),
         (check_predict_x0, cheat_one_shot),
         (check_sampling_loop, cheat_loop),
+        (check_ddim_step, cheat_ddim),
     ],
 )
 def test_a_reader_that_writes_into_the_schedule_and_answers_from_it_fails(check, cheat):
@@ -511,6 +538,7 @@ def test_a_reader_that_writes_into_the_schedule_and_answers_from_it_fails(check,
         (check_oracle, lambda x, t, x0, s: oracle_noise(x, t, x0, BOOK)),
         (check_reverse_step, lambda x, t, e, s, z: step(x, t, e, BOOK, z)),
         (check_predict_x0, lambda x, t, e, s: one_shot(x, t, e, BOOK)),
+        (check_ddim_step, lambda x, t, tp, e, s, eta, z: ddim(x, t, tp, e, BOOK, eta, z)),
     ],
 )
 def test_a_reader_that_ignores_its_schedule_for_a_global_one_fails(check, fn):
@@ -629,3 +657,111 @@ def test_a_loop_over_np_arange_timesteps_passes():
 def test_a_loop_with_bool_or_float_timesteps_is_still_refused():
     err = failure(check_sampling_loop, make_loop(order=lambda T: [float(t) for t in range(T, 0, -1)]))
     assert "call model(x, t) with t an int" in err.hint
+
+
+# ---------------------------------------------------------------------------- the DDIM step
+
+
+def ddim_with(*, coef=None, x0=None, level="prev", sigma=None, sign=1.0, direction=None):
+    """The DDIM step with one thing changed, as a reader might write it wrongly."""
+
+    def step(x, t, t_prev, e, s, eta, z):
+        ab, ap = s.alpha_bar[t], s.alpha_bar[t_prev]
+        ab_level = ap if level == "prev" else ab
+        sigma_1 = ((1 - ap) / (1 - ab) * (1 - ab / ap)).sqrt()
+        sig = sigma(eta, sigma_1, 1 - ab / ap) if sigma else eta * sigma_1
+        x0_hat = x0(x, e, ab, ap) if x0 else (x - (1 - ab).sqrt() * e) / ab.sqrt()
+        c = coef(ab, ap) if coef else ap.sqrt()
+        d = direction(ap, sig) if direction else (1 - ab_level - sig**2).clamp(min=0).sqrt()
+        return c * x0_hat + d * e + sign * sig * z
+
+    return step
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (ddim_with(coef=lambda ab, ap: ap), "each alpha_bar enters as its square root"),
+        (ddim_with(x0=lambda x, e, ab, ap: (x - (1 - ab).sqrt() * e) / ab), "each alpha_bar enters as its square root"),
+        (ddim_with(coef=lambda ab, ap: ab.sqrt(), level="t"), "alpha_bar[t_prev] in sqrt(alpha_bar_prev) * x0_hat"),
+        (ddim_with(level="t"), "alpha_bar[t_prev] in sqrt(alpha_bar_prev) * x0_hat"),
+        (ddim_with(x0=lambda x, e, ab, ap: (x - (1 - ap).sqrt() * e) / ap.sqrt()), "alpha_bar[t] belongs in x0_hat"),
+        (ddim_with(sigma=lambda eta, s1, b: s1), "sigma is eta times the standard deviation"),
+        (ddim_with(sigma=lambda eta, s1, b: eta**2 * s1), "sigma is eta times the standard deviation"),
+        (ddim_with(sign=-1.0), "the fresh noise is added"),
+        (ddim_with(direction=lambda ap, sig: (1 - ap).sqrt()), "sqrt(1 - alpha_bar_prev - sigma^2)"),
+        (ddim_with(direction=lambda ap, sig: (1 - ap - sig).clamp(min=0).sqrt()), "sqrt(1 - alpha_bar_prev - sigma^2)"),
+        (ddim_with(sigma=lambda eta, s1, b: eta * b.sqrt()), "sigma^2 is the posterior variance of the step"),
+    ],
+    ids=[
+        "alpha-bar-prev-without-sqrt",
+        "x0-hat-over-alpha-bar",
+        "alpha-bar-t-for-prev",
+        "direction-at-t",
+        "x0-hat-at-prev",
+        "sigma-without-eta",
+        "sigma-with-eta-squared",
+        "noise-subtracted",
+        "direction-without-sigma",
+        "direction-with-sigma-not-squared",
+        "sigma-from-beta",
+    ],
+)
+def test_the_ddim_steps_mistakes_are_named(wrong, hint):
+    assert hint in failure(check_ddim_step, wrong).hint
+
+
+def ddim_from_coefficients(x, t, t_prev, e, s, eta, z):
+    """The step as one coefficient of x_t and one of eps, in float64."""
+    ab, ap = s.alpha_bar.double()[t], s.alpha_bar.double()[t_prev]
+    sigma = eta * ((1 - ap) / (1 - ab) * (1 - ab / ap)).sqrt()
+    eps_coef = (1 - ap - sigma**2).sqrt() - (ap * (1 - ab) / ab).sqrt()
+    return ((ap / ab).sqrt() * x.double() + eps_coef * e.double() + sigma * z.double()).float()
+
+
+def test_every_correct_formulation_of_the_ddim_step_passes():
+    assert check_ddim_step(ddim_from_coefficients)
+    assert check_ddim_step(lambda x, t, tp, e, s, eta, z: ddim(x, t, tp, e, s, float(eta), z.clone()))
+
+
+def test_a_ddim_step_off_by_5e_4_or_in_float16_is_caught_and_no_mistake_is_named_for_it():
+    off = failure(check_ddim_step, lambda *a: ddim(*a) * (1 + 5e-4))
+    assert "right to about three digits" in off.hint
+    # in float16 x0_hat loses every digit near T (x_t and the noise term cancel): no named mistake explains it
+    half = failure(check_ddim_step, lambda x, t, tp, e, s, eta, z: ddim(x.half(), t, tp, e.half(), s, eta, z).float())
+    assert half.hint.startswith(("the answer is right to about three digits", "compare term by term"))
+
+
+def test_the_ddim_check_expects_the_packages_ddim_update():
+    """One step of ``ddim_sample`` (from T to the next respaced timestep, the model a fixed eps) is the
+    check's expected value at eta = 0 and at eta = 1, with the z ``ddim_sample`` draws."""
+    from ddpm_sampling.exercises.ddim_step import ddim_and_mistakes
+
+    s = cosine_schedule(1000)
+    x_T, eps = (torch.randn(1, 8, 8, generator=torch.Generator().manual_seed(k)) for k in (1, 2))
+    for eta, num_steps, t_prev in ((0.0, 10, 900), (1.0, 1000, 999), (1.0, 4, 750)):
+        run = ddim_sample(
+            lambda x, t: eps,
+            s,
+            num_steps=num_steps,
+            eta=eta,
+            x_T=x_T,
+            snapshot_timesteps=[t_prev],
+            generator=torch.Generator().manual_seed(3),
+        )
+        z = torch.randn(1, 8, 8, generator=torch.Generator().manual_seed(3))
+        expected, tol, _ = ddim_and_mistakes(x_T, 1000, t_prev, eps, s, eta, z)
+        assert ((run.snapshots[t_prev].double() - expected).abs() <= tol).all(), (eta, t_prev)
+
+
+def test_at_eta_1_one_ddim_step_is_ddpms_reverse_step_with_beta_tilde():
+    from ddpm_sampling.exercises.ddim_step import ddim_cases
+
+    cases = [c for c in ddim_cases(None) if c.args[5] == 1.0 and c.args[2] == c.args[1] - 1]
+    assert {c.args[1] for c in cases} >= {1000, 500, 2}
+    for case in cases:
+        x, t, _, e, s, _, z = case.args
+        answer = case.expected[0]
+        ddpm = reverse_step(x, t, e, s, z=z, variance="beta_tilde").double()
+        assert ((ddpm - answer.value).abs() <= answer.tol).all(), case.name
+        assert "DDPM's step with beta_tilde" in case.name

@@ -8,7 +8,9 @@ it with the package's reference implementation:
 - :func:`check_reverse_step`: ``fn(x_t, t, eps, schedule, z) -> x_{t-1}`` (Exercise 2);
 - :func:`check_predict_x0`: ``fn(x_t, t, eps, schedule) -> x0_hat`` (Exercise 3);
 - :func:`check_sampling_loop`: ``fn(model, schedule, shape, snapshot_timesteps, generator) -> (x_0, snapshots)``
-  (Exercise 4).
+  (Exercise 4);
+- :func:`check_ddim_step`: ``fn(x_t, t, t_prev, eps, schedule, eta, z) -> x_{t_prev}``, one DDIM step
+  (Exercise 4, beyond Algorithm 2).
 
 On success a check returns a :class:`CheckResult`, which shows as one line in a
 notebook (``✓ reverse_step: all 9 cases match the reference``). On the first wrong
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from ._harness import CheckFailed, CheckResult
 from .coefficients import check_coefficients
+from .ddim_step import check_ddim_step
 from .oracle import check_oracle
 from .predict_x0 import check_predict_x0
 from .reverse_step import check_reverse_step
@@ -35,6 +38,7 @@ __all__ = [
     "CheckFailed",
     "CheckResult",
     "check_coefficients",
+    "check_ddim_step",
     "check_oracle",
     "check_predict_x0",
     "check_reverse_step",

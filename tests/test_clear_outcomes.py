@@ -15,8 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddpm_sampling import WeightsError, cosine_schedule, noisy_model, plots, target_oracle, training_record
-from ddpm_sampling import plots_generation as pg
-from ddpm_sampling import plots_trained as pt
 from ddpm_sampling.classifier import Classifier
 from ddpm_sampling.evaluate import evaluate
 from ddpm_sampling.metrics import frechet_distance_gaussians, nearest_training
@@ -64,20 +62,20 @@ def six(value):
 
 def test_a_sixth_series_is_refused_not_dropped():
     with pytest.raises(ValueError, match="per_sample has 6 series; it takes 1..5"):
-        pg.cost_plot([1, 10], six([0.1, 1.0]), six(0.1))
+        plots.cost_plot([1, 10], six([0.1, 1.0]), six(0.1))
     with pytest.raises(ValueError, match="steps has 6 series; it takes 1..5"):
-        pt.quality_vs_steps(six([1, 10]), six([5.0, 2.0]), six([0.1, 0.1]), {"real": (1.0, 0.0)})
+        plots.quality_vs_steps(six([1, 10]), six([5.0, 2.0]), six([0.1, 0.1]), {"real": (1.0, 0.0)})
     with pytest.raises(ValueError, match="seconds has 6 series; it takes 1..5"):
         image = torch.zeros(1, 8, 8)
-        pg.fewer_steps_figure([1], six([0.1]), six([0.1]), [1.0], six([[image]]), ncols=1)
+        plots.fewer_steps_figure([1], six([0.1]), six([0.1]), [1.0], six([[image]]), ncols=1)
     with pytest.raises(ValueError, match="references has 3 series; it takes 1..2"):
         refs = {"a": (1.0, 0.0), "b": (2.0, 0.0), "c": (3.0, 0.0)}
-        pt.quality_vs_steps({"DDIM": [1, 10]}, {"DDIM": [5.0, 2.0]}, {"DDIM": [0.1, 0.1]}, refs)
+        plots.quality_vs_steps({"DDIM": [1, 10]}, {"DDIM": [5.0, 2.0]}, {"DDIM": [0.1, 0.1]}, refs)
 
 
 def test_five_series_are_all_drawn():
     five = {f"sampler {i}": [0.1, 1.0] for i in range(5)}
-    fig = pg.cost_plot([1, 10], five, {name: 0.1 for name in five})
+    fig = plots.cost_plot([1, 10], five, {name: 0.1 for name in five})
     assert len(fig.axes[0].get_legend().get_texts()) == 5
 
 
@@ -244,47 +242,47 @@ IMAGE = torch.zeros(1, 8, 8)
         (lambda: plots.trajectory_animation({5: IMAGE}, dpi=0), ValueError, "dpi = 0 is outside"),
         (lambda: plots.trajectory_animation({5: IMAGE}, {4: IMAGE}), ValueError, "x0_hats has no image at t"),
         (lambda: plots.trajectory_animation({}), ValueError, "snapshots is empty"),
-        (lambda: pg.cost_plot([], {"a": [0.1]}, {"a": 0.1}), ValueError, "steps is empty"),
-        (lambda: pg.cost_plot([1], {"a": [0.1]}, {}), ValueError, r"per_call must have the series \['a'\]"),
-        (lambda: pg.cost_plot([1], {"a": [0.0]}, {"a": 0.1}), ValueError, r"per_sample\['a'\]\[0\] = 0.0"),
+        (lambda: plots.cost_plot([], {"a": [0.1]}, {"a": 0.1}), ValueError, "steps is empty"),
+        (lambda: plots.cost_plot([1], {"a": [0.1]}, {}), ValueError, r"per_call must have the series \['a'\]"),
+        (lambda: plots.cost_plot([1], {"a": [0.0]}, {"a": 0.1}), ValueError, r"per_sample\['a'\]\[0\] = 0.0"),
         (
-            lambda: pg.cost_plot([1], {"a": [0.1, 0.2]}, {"a": 0.1}),
+            lambda: plots.cost_plot([1], {"a": [0.1, 0.2]}, {"a": 0.1}),
             ValueError,
             "has 2 times for the 1 step counts in steps",
         ),
-        (lambda: pg.cost_plot([0], {"a": [0.1]}, {"a": 0.1}), ValueError, r"steps\[0\] = 0 is outside"),
+        (lambda: plots.cost_plot([0], {"a": [0.1]}, {"a": 0.1}), ValueError, r"steps\[0\] = 0 is outside"),
         (
-            lambda: pg.fewer_steps_figure([1], {"a": [0.1]}, {"b": [0.1]}, [1.0], {"a": [[IMAGE]]}, ncols=1),
+            lambda: plots.fewer_steps_figure([1], {"a": [0.1]}, {"b": [0.1]}, [1.0], {"a": [[IMAGE]]}, ncols=1),
             ValueError,
             r"distance must have the series \['a'\]",
         ),
         (
-            lambda: pg.fewer_steps_figure([1], {"a": [0.1]}, {"a": [0.1]}, [1.0], {"a": [[IMAGE]]}, ncols=2),
+            lambda: plots.fewer_steps_figure([1], {"a": [0.1]}, {"a": [0.1]}, [1.0], {"a": [[IMAGE]]}, ncols=2),
             ValueError,
             "has 1 images, fewer than ncols = 2",
         ),
         (
-            lambda: pg.fewer_steps_figure([1], {"a": [0.1]}, {"a": [0.1]}, [1.5], {"a": [[IMAGE]]}, ncols=1),
+            lambda: plots.fewer_steps_figure([1], {"a": [0.1]}, {"a": [0.1]}, [1.5], {"a": [[IMAGE]]}, ncols=1),
             ValueError,
             "agree = .* must hold fractions in",
         ),
-        (lambda: pt.loss_curve([]), ValueError, "loss is empty"),
-        (lambda: pt.loss_curve([(1, 0.5, 3)]), TypeError, r"loss\[0\] must be a pair"),
-        (lambda: pt.loss_curve([(1, -0.5)]), ValueError, r"the losses\[0\] = -0.5"),
-        (lambda: pt.survival_plot([100], [0.5, 0.6], [0.1]), ValueError, "same_class has 2 numbers; it needs 1"),
-        (lambda: pt.survival_plot([], [], []), ValueError, "start_t is empty"),
+        (lambda: plots.loss_curve([]), ValueError, "loss is empty"),
+        (lambda: plots.loss_curve([(1, 0.5, 3)]), TypeError, r"loss\[0\] must be a pair"),
+        (lambda: plots.loss_curve([(1, -0.5)]), ValueError, r"the losses\[0\] = -0.5"),
+        (lambda: plots.survival_plot([100], [0.5, 0.6], [0.1]), ValueError, "same_class has 2 numbers; it needs 1"),
+        (lambda: plots.survival_plot([], [], []), ValueError, "start_t is empty"),
         (
-            lambda: pt.error_per_t([1, 2], [0.1, 0.2], [0.1], 0.3, [1.0, 2.0], 0.5),
+            lambda: plots.error_per_t([1, 2], [0.1, 0.2], [0.1], 0.3, [1.0, 2.0], 0.5),
             ValueError,
             "x0_rms has 1 numbers; it needs 2",
         ),
         (
-            lambda: pt.error_per_t([1], [0.1], [0.1], 0.0, [1.0], 0.5),
+            lambda: plots.error_per_t([1], [0.1], [0.1], 0.0, [1.0], 0.5),
             ValueError,
             r"assumed = 0.0 is outside the valid range",
         ),
-        (lambda: pt.image_bands({"a": torch.zeros(2, 8, 8)}), ValueError, r"bands\['a'\] must be a batch"),
-        (lambda: pt.image_bands({}), ValueError, "bands has 0 series"),
+        (lambda: plots.image_bands({"a": torch.zeros(2, 8, 8)}), ValueError, r"bands\['a'\] must be a batch"),
+        (lambda: plots.image_bands({}), ValueError, "bands has 0 series"),
     ],
 )
 def test_odd_inputs_to_the_plot_helpers_get_a_clear_error(call, error, match):
@@ -301,9 +299,9 @@ def test_the_plot_helpers_draw_numpy_arrays_and_bfloat16_images_as_float32_tenso
             np.asarray(drawn),
             image[0].to(other.dtype if isinstance(other, torch.Tensor) else torch.float32).float().numpy(),
         )
-    fig = pg.cost_plot(np.array([1, 10]), {"a": np.array([0.1, 1.0])}, {"a": np.float64(0.1)})
+    fig = plots.cost_plot(np.array([1, 10]), {"a": np.array([0.1, 1.0])}, {"a": np.float64(0.1)})
     assert len(fig.axes[0].lines) == 2
-    fig = pt.survival_plot(torch.tensor([100, 200]), torch.tensor([0.5, 0.25], dtype=torch.bfloat16), [0.1, 0.2])
+    fig = plots.survival_plot(torch.tensor([100, 200]), torch.tensor([0.5, 0.25], dtype=torch.bfloat16), [0.1, 0.2])
     assert list(fig.axes[0].lines[0].get_ydata()) == [50.0, 25.0]
 
 
@@ -330,7 +328,7 @@ def test_cost_plot_draws_or_refuses_clearly(steps, n_series, values, per_call):
     per_sample = {f"s{i}": values for i in range(n_series)}
     calls = {f"s{i}": per_call for i in range(n_series)}
     try:
-        fig = pg.cost_plot(steps, per_sample, calls)
+        fig = plots.cost_plot(steps, per_sample, calls)
     except (TypeError, ValueError) as err:
         assert str(err)
         return
@@ -388,22 +386,26 @@ THREE = torch.zeros(3, 1, 8, 8)
     ("call", "error", "match"),
     [
         (
-            lambda: pg.x0_hat_rows({5: THREE}, [-1], ["a"]),
+            lambda: plots.x0_hat_rows({5: THREE}, [-1], ["a"]),
             ValueError,
             r"rows\[0\] = -1 is outside the valid range 0..2",
         ),
-        (lambda: pg.x0_hat_rows({5: THREE}, [3], ["a"]), ValueError, r"rows\[0\] = 3 is outside the valid range 0..2"),
-        (lambda: pg.x0_hat_rows({}, [0], ["a"]), ValueError, "x0_hats must be a non-empty dict"),
-        (lambda: pg.x0_hat_rows({5: THREE}, [], []), ValueError, "rows is empty"),
         (
-            lambda: pg.x0_hat_rows({5: THREE}, [0], ["a", "b"]),
+            lambda: plots.x0_hat_rows({5: THREE}, [3], ["a"]),
+            ValueError,
+            r"rows\[0\] = 3 is outside the valid range 0..2",
+        ),
+        (lambda: plots.x0_hat_rows({}, [0], ["a"]), ValueError, "x0_hats must be a non-empty dict"),
+        (lambda: plots.x0_hat_rows({5: THREE}, [], []), ValueError, "rows is empty"),
+        (
+            lambda: plots.x0_hat_rows({5: THREE}, [0], ["a", "b"]),
             ValueError,
             "row_labels has 2 titles; it needs 1, one per entry of rows",
         ),
-        (lambda: pg.sample_pairs(THREE, THREE[:2], list("abc"), list("abc")), ValueError, "need 3 nearest images"),
-        (lambda: pg.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "top_titles has 2 titles"),
-        (lambda: pg.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B, H, W >= 1"),
-        (lambda: pg.sample_pairs([1], THREE, [], []), TypeError, "samples must be a torch.Tensor"),
+        (lambda: plots.sample_pairs(THREE, THREE[:2], list("abc"), list("abc")), ValueError, "need 3 nearest images"),
+        (lambda: plots.sample_pairs(THREE, THREE, list("ab"), list("abc")), ValueError, "top_titles has 2 titles"),
+        (lambda: plots.sample_pairs(THREE[:0], THREE[:0], [], []), ValueError, "B, H, W >= 1"),
+        (lambda: plots.sample_pairs([1], THREE, [], []), TypeError, "samples must be a torch.Tensor"),
     ],
 )
 def test_odd_inputs_to_the_generation_plots_get_a_clear_error(call, error, match):
@@ -413,7 +415,7 @@ def test_odd_inputs_to_the_generation_plots_get_a_clear_error(call, error, match
 
 def test_x0_hat_rows_draws_the_sample_asked_for():
     x = torch.stack([torch.full((1, 4, 4), v) for v in (-0.5, 0.0, 0.5)])
-    fig = pg.x0_hat_rows({5: x}, [2], ["last"])
+    fig = plots.x0_hat_rows({5: x}, [2], ["last"])
     assert float(np.asarray(fig.axes[0].images[0].get_array()).mean()) == 0.5
 
 
@@ -445,7 +447,7 @@ def test_survival_plot_draws_or_refuses_clearly(start_t, same_class, rms, as_arr
     if as_array:  # NumPy arrays of whatever the lists hold
         start_t, same_class, rms = (np.array(v, dtype=object) for v in (start_t, same_class, rms))
     try:
-        fig = pt.survival_plot(start_t, same_class, rms)
+        fig = plots.survival_plot(start_t, same_class, rms)
     except (TypeError, ValueError) as err:
         assert str(err)
         return
@@ -472,19 +474,19 @@ def plot_examples() -> dict[str, tuple]:
         "coefficient_panels": (plots.coefficient_panels, s),
         "error_gain_plot": (plots.error_gain_plot, s, [10]),
         "schedule_plot": (plots.schedule_plot, s),
-        "sample_pairs": (pg.sample_pairs, three, three, list("abc"), list("def"), 2),
-        "x0_hat_rows": (pg.x0_hat_rows, {50: three, 0: three}, [0, 2], ["p", "q"]),
+        "sample_pairs": (plots.sample_pairs, three, three, list("abc"), list("def"), 2),
+        "x0_hat_rows": (plots.x0_hat_rows, {50: three, 0: three}, [0, 2], ["p", "q"]),
         "decision_plot": (
-            pg.decision_plot,
+            plots.decision_plot,
             torch.rand(51, 3, generator=g),
             torch.rand(51, 3, 4, generator=g).softmax(-1),
             torch.tensor([5, 9, 2]),
             torch.tensor([7, 9, 3]),
         ),
-        "weight_sharing_plot": (pg.weight_sharing_plot, s, 1 + 9 * torch.rand(51, 3, generator=g)),
-        "cost_plot": (pg.cost_plot, [1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}),
+        "weight_sharing_plot": (plots.weight_sharing_plot, s, 1 + 9 * torch.rand(51, 3, generator=g)),
+        "cost_plot": (plots.cost_plot, [1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}),
         "fewer_steps_figure": (
-            pg.fewer_steps_figure,
+            plots.fewer_steps_figure,
             [1, 10],
             {"a": [0.1, 1.0]},
             {"a": [0.5, 0.0]},
@@ -492,17 +494,17 @@ def plot_examples() -> dict[str, tuple]:
             {"a": [list(three[:2]), list(three[:2])]},
             2,
         ),
-        "loss_curve": (pt.loss_curve, [(1, 0.5), (2, 0.4)]),
-        "image_bands": (pt.image_bands, {"a": three, "b": three[:1]}, 2),
-        "error_per_t": (pt.error_per_t, [1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5),
+        "loss_curve": (plots.loss_curve, [(1, 0.5), (2, 0.4)]),
+        "image_bands": (plots.image_bands, {"a": three, "b": three[:1]}, 2),
+        "error_per_t": (plots.error_per_t, [1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5),
         "quality_vs_steps": (
-            pt.quality_vs_steps,
+            plots.quality_vs_steps,
             {"a": [1, 2]},
             {"a": [3.0, 2.0]},
             {"a": [0.1, 0.2]},
             {"r": (1.0, 0.1)},
         ),
-        "survival_plot": (pt.survival_plot, [100, 200], [0.9, 0.5], [0.1, 0.2]),
+        "survival_plot": (plots.survival_plot, [100, 200], [0.9, 0.5], [0.1, 0.2]),
     }
     return {name: (fn, dict(inspect.signature(fn).bind(*args).arguments)) for name, (fn, *args) in calls.items()}
 

@@ -1,5 +1,7 @@
 """The ideal denoiser against a direct broadcast implementation and against what it must do."""
 
+import sys
+
 import pytest
 import torch
 
@@ -214,9 +216,12 @@ def test_nearest_training_finds_copies_and_measures_rms():
 
 def test_generation_plots_return_figures():
     import matplotlib.pyplot as plt
+    from conftest import ROOT
 
-    from ddpm_sampling import plots_generation as pg
-    from ddpm_sampling.plots import small_text
+    from ddpm_sampling import plots
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from glue_helpers import small_text  # what the page checks: no text too small to read
 
     s = cosine_schedule(20)
     data = _data(n=6)
@@ -224,37 +229,37 @@ def test_generation_plots_return_figures():
     tr = sample_with_trace(
         ideal_denoiser(data, s), shape=(3, 1, 6, 6), generator=torch.Generator().manual_seed(0), labels=labels
     )
-    fig = pg.sample_pairs(tr.x0, data[:3], ["a", "b", "c"], ["d", "e", "f"], ncols=2)
+    fig = plots.sample_pairs(tr.x0, data[:3], ["a", "b", "c"], ["d", "e", "f"], ncols=2)
     assert len(fig.axes) == 8  # two bands of (sample, nearest) rows, two columns
     with pytest.raises(ValueError, match="need 3 nearest images"):
-        pg.sample_pairs(tr.x0, data[:2], ["a"] * 3, ["b"] * 3)
+        plots.sample_pairs(tr.x0, data[:2], ["a"] * 3, ["b"] * 3)
 
     decided = decided_at(tr.top_weight > 0.99)
-    fig = pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided)
+    fig = plots.decision_plot(tr.top_weight, tr.class_weight, decided, decided)
     assert len(fig.axes) == 2 and small_text(fig) == []
     left = fig.axes[0]
     assert len(left.lines) == 2 * 3 + 1  # per sample its class and its heaviest image, and the threshold
     final = tr.class_weight[1].argmax(-1)
     torch.testing.assert_close(torch.as_tensor(left.lines[0].get_ydata()), tr.class_weight[1:, 0, final[0]])
     assert left.lines[-1].get_ydata()[0] == 0.99
-    fig = pg.weight_sharing_plot(s, tr.effective_number)
+    fig = plots.weight_sharing_plot(s, tr.effective_number)
     assert len(fig.axes) == 2 and small_text(fig) == []
     assert fig.axes[1].get_yscale() == "log" and len(fig.axes[1].lines) == 3
 
     # both draw into given axes and return their figure
     host, axes = plt.subplots(2, 2)
-    assert pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided, axes=axes[0]) is host
-    assert pg.weight_sharing_plot(s, tr.effective_number, axes=axes[1]) is host
+    assert plots.decision_plot(tr.top_weight, tr.class_weight, decided, decided, axes=axes[0]) is host
+    assert plots.weight_sharing_plot(s, tr.effective_number, axes=axes[1]) is host
     assert len(axes[1, 1].lines) == 3
 
     with pytest.raises(ValueError, match=r"class_weight must be a tensor of shape \(T \+ 1, B, K\)"):
-        pg.decision_plot(tr.top_weight, tr.top_weight, decided, decided)
+        plots.decision_plot(tr.top_weight, tr.top_weight, decided, decided)
     with pytest.raises(ValueError, match=r"class_weight has shape \(21, 2, 3\)"):
-        pg.decision_plot(tr.top_weight, tr.class_weight[:, :2], decided, decided)
+        plots.decision_plot(tr.top_weight, tr.class_weight[:, :2], decided, decided)
     with pytest.raises(ValueError, match=r"class_decided must be a tensor of shape \(3,\)"):
-        pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided[:2])
+        plots.decision_plot(tr.top_weight, tr.class_weight, decided, decided[:2])
     with pytest.raises(ValueError, match=r"threshold = 1.5 is outside"):
-        pg.decision_plot(tr.top_weight, tr.class_weight, decided, decided, threshold=1.5)
+        plots.decision_plot(tr.top_weight, tr.class_weight, decided, decided, threshold=1.5)
     with pytest.raises(ValueError, match="the schedule has T = 10"):
-        pg.weight_sharing_plot(cosine_schedule(10), tr.effective_number)
+        plots.weight_sharing_plot(cosine_schedule(10), tr.effective_number)
     plt.close("all")

@@ -945,6 +945,61 @@ def test_glue_figure_refuses_an_unreadable_figure():
     assert not plt.fignum_exists(fig.number)
 
 
+def test_small_text_finds_text_that_the_page_shrinks_below_the_limit():
+    import matplotlib.pyplot as plt
+    from glue_helpers import MIN_TEXT_PX, PAGE_WIDTH_PX, small_text
+
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_PX / 100, 3), dpi=100)
+    ax.set_title("readable", fontsize=10)
+    ax.tick_params(labelsize=10)
+    assert small_text(fig) == []
+    ax.set_xlabel("tiny", fontsize=6)
+    assert small_text(fig) == [f"'tiny' at {6 * 100 / 72:.1f} px"]
+    # the same 10-point text in a figure twice as wide as the page is shown at half size
+    fig.set_figwidth(2 * PAGE_WIDTH_PX / 100)
+    assert any(f"{10 * 100 / 72 / 2:.1f} px" in s for s in small_text(fig))
+    assert MIN_TEXT_PX > 10 * 100 / 72 / 2
+    plt.close("all")
+
+
+def trajectory_html(n: int) -> str:
+    import torch
+
+    from ddpm_sampling import plots
+
+    g = torch.Generator().manual_seed(0)
+    snaps = {t: torch.randn(1, 8, 8, generator=g) for t in range(10 * (n - 1), -1, -10)}
+    return plots.trajectory_animation(snaps, snaps)
+
+
+def test_an_animation_on_the_page_asks_nothing_of_another_host():
+    from glue_helpers import animation_html
+
+    raw = trajectory_html(4)
+    assert re.search(r"<link[^>]*font-awesome", raw)  # what matplotlib makes: icons from a CDN
+    html = animation_html(raw, "a shirt")
+    assert len(re.findall(r"data:image/png;base64", html)) == 4
+    assert not re.search(r"(src|href)=\"(https?:)?//", html), "the animation loads something from another host"
+
+
+def test_an_animation_on_the_page_is_described_labelled_and_fits_a_narrow_column():
+    from glue_helpers import animation_html
+
+    html = animation_html(trajectory_html(2), 'noise "becomes" a shirt')
+    assert re.search(r'<img id="_anim_img\w+" alt="noise &quot;becomes&quot; a shirt">', html)
+    assert re.search(r'<input id="_anim_slider\w+" type="range" class="anim-slider" aria-label="Frame"', html)
+    assert "input[type=range].anim-slider { max-width: 100%; }" in html  # matplotlib's 374 px at most the column
+    with pytest.raises(TypeError, match="alt must be a str"):
+        animation_html(trajectory_html(2), None)
+
+
+def test_a_glued_animation_is_shown_as_it_is_in_a_readers_notebook():
+    cell = 'animation = HTML(make())\nglue_animation(\n    "anim", animation,\n    alt="a shirt",\n)'
+    plain = pc.plain_code(cell, set(), {"anim"})
+    assert plain.source == "animation = HTML(make())\ndisplay(animation)" and plain.figures == ["anim"]
+    assert pc.plain_code("from _ext.glue_helpers import glue, glue_animation\nx = 1", {"x"}, set()).source == "x = 1"
+
+
 def test_without_myst_nb_the_glue_helpers_show_what_they_would_glue(monkeypatch):
     """A chapter opened as a notebook on Binder, where there is no page to glue to."""
     import glue_helpers

@@ -1,9 +1,10 @@
-"""The book's plot helpers: they return figures, never show them, and the animation
-is complete offline."""
+"""The book's plot helpers: they return figures and never show them, each is found under
+``plots`` by name, and the animation holds every frame."""
 
 from __future__ import annotations
 
 import inspect
+import pkgutil
 import re
 
 import matplotlib.pyplot as plt
@@ -55,19 +56,11 @@ def test_titles_must_match_images():
         plots.image_row(images(3), ["a", "b"])
 
 
-def test_animation_has_every_frame_and_no_request_off_the_page():
+def test_animation_has_every_frame():
     snaps = dict(zip([30, 20, 10, 0], images(4), strict=True))
     html = plots.trajectory_animation(snaps, snaps)
     assert len(re.findall(r"data:image/png;base64", html)) == 4
-    assert not re.search(r"(src|href)=\"(https?:)?//", html), "the animation loads something from another host"
-
-
-def test_animation_is_described_labelled_and_fits_a_narrow_column():
-    snaps = dict(zip([20, 0], images(2), strict=True))
-    html = plots.trajectory_animation(snaps, alt='noise "becomes" a shirt')
-    assert re.search(r'<img id="_anim_img\w+" alt="noise &quot;becomes&quot; a shirt">', html)
-    assert re.search(r'<input id="_anim_slider\w+" type="range" class="anim-slider" aria-label="Frame"', html)
-    assert "input[type=range].anim-slider { max-width: 100%; }" in html  # matplotlib's 374 px at most the column
+    assert not plt.get_fignums(), "the animation's figure was left open"
 
 
 def test_animation_needs_a_frame():
@@ -75,48 +68,64 @@ def test_animation_needs_a_frame():
         plots.trajectory_animation({})
 
 
-def test_small_text_finds_text_that_the_page_shrinks_below_the_limit():
-    import matplotlib.pyplot as plt
-
-    from ddpm_sampling.plots import MIN_TEXT_PX, PAGE_WIDTH_PX, small_text
-
-    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_PX / 100, 3), dpi=100)
-    ax.set_title("readable", fontsize=10)
-    ax.tick_params(labelsize=10)
-    assert small_text(fig) == []
-    ax.set_xlabel("tiny", fontsize=6)
-    assert small_text(fig) == [f"'tiny' at {6 * 100 / 72:.1f} px"]
-    # the same 10-point text in a figure twice as wide as the page is shown at half size
-    fig.set_figwidth(2 * PAGE_WIDTH_PX / 100)
-    assert any(f"{10 * 100 / 72 / 2:.1f} px" in s for s in small_text(fig))
-    assert MIN_TEXT_PX > 10 * 100 / 72 / 2
-    plt.close("all")
-
-
 # ---- where a helper draws --------------------------------------------------------------------------
 
-#: Public functions of the plot modules that are not figure helpers: the text check, the style and
-#: the animation (HTML, from a figure of its own that it closes).
-NOT_FIGURE_HELPERS = {"small_text", "use_book_style", "trajectory_animation"}
+#: The modules of ``plots`` that draw no figure: the style (and where a helper draws), and the
+#: readers of the helpers' arguments.
+NOT_FIGURE_MODULES = {"style", "read"}
+#: Public functions of the plot modules that are not figure helpers: the animation (HTML, from a
+#: figure of its own that it closes).
+NOT_FIGURE_HELPERS = {"trajectory_animation"}
 
 
 def plot_helpers() -> dict[str, object]:
-    from ddpm_sampling import plots_generation, plots_trained
+    """Every public function of every module of ``plots`` that draws, by name."""
+    import importlib
 
     found = {}
-    for module in (plots, plots_generation, plots_trained):
+    for info in pkgutil.iter_modules(plots.__path__):
+        if info.name in NOT_FIGURE_MODULES:
+            continue
+        module = importlib.import_module(f"{plots.__name__}.{info.name}")
         for name, fn in vars(module).items():
             public = not name.startswith("_") and name not in NOT_FIGURE_HELPERS
             if public and inspect.isfunction(fn) and fn.__module__ == module.__name__:
+                assert name not in found, f"two plot helpers named {name}"
                 found[name] = fn
     return found
 
 
+def test_every_plot_helper_is_called_by_its_name_under_plots():
+    helpers = plot_helpers()
+    assert {"image_row", "cost_plot", "survival_plot", "decision_plot", "schedule_plot"} <= set(helpers)
+    for name, fn in {**helpers, "trajectory_animation": plots.trajectory_animation}.items():
+        assert getattr(plots, name, None) is fn, f"plots.{name} is not the helper {fn.__module__}.{name}"
+        assert name in plots.__all__, name
+
+
+def test_a_chapter_figure_in_the_book_style_takes_the_palette_in_order():
+    from matplotlib.colors import to_hex
+
+    with plt.rc_context(plots.BOOK_STYLE):
+        fig, ax = plt.subplots()
+        lines = [ax.plot([0, 1])[0] for _ in range(3)]
+    assert [to_hex(line.get_color()) for line in lines] == list(plots.PALETTE[:3])
+
+
+def test_every_helper_draws_in_the_one_palette():
+    from matplotlib.colors import to_hex
+
+    allowed = {*plots.PALETTE, *plots.COEFFICIENT_COLORS.values(), "#57606a", "#6e7781"}
+    for name, (_, call) in helper_calls().items():
+        fig = call(None)
+        for ax in all_axes(fig):
+            for line in ax.lines:
+                assert to_hex(line.get_color()) in allowed, f"{name} draws a line in {line.get_color()}"
+        plt.close("all")
+
+
 def helper_calls() -> dict[str, tuple]:
     """Each helper's call with ``where`` (its ax/axes/fig) and the grid of axes it draws, (rows, cols) or "fig"."""
-    from ddpm_sampling import plots_generation as pg
-    from ddpm_sampling import plots_trained as pt
-
     s = cosine_schedule(50)
     img, three = images(1)[0], torch.stack(images(3))
     snaps = dict(zip([50, 25, 0], images(3), strict=True))
@@ -128,11 +137,11 @@ def helper_calls() -> dict[str, tuple]:
         "coefficient_panels": ((3, 2), lambda w: plots.coefficient_panels(s, axes=w)),
         "error_gain_plot": ((1, 1), lambda w: plots.error_gain_plot(s, mark_t=[10], ax=w)),
         "schedule_plot": ((1, 2), lambda w: plots.schedule_plot(s, axes=w)),
-        "sample_pairs": ((4, 2), lambda w: pg.sample_pairs(three, three, list("abc"), list("def"), ncols=2, axes=w)),
-        "x0_hat_rows": ((2, 2), lambda w: pg.x0_hat_rows({50: three, 0: three}, [0, 2], ["p", "q"], axes=w)),
+        "sample_pairs": ((4, 2), lambda w: plots.sample_pairs(three, three, list("abc"), list("def"), ncols=2, axes=w)),
+        "x0_hat_rows": ((2, 2), lambda w: plots.x0_hat_rows({50: three, 0: three}, [0, 2], ["p", "q"], axes=w)),
         "decision_plot": (
             (1, 2),
-            lambda w: pg.decision_plot(
+            lambda w: plots.decision_plot(
                 torch.rand(51, 3),
                 torch.rand(51, 3, 4).softmax(-1),
                 torch.tensor([5, 9, 2]),
@@ -140,24 +149,27 @@ def helper_calls() -> dict[str, tuple]:
                 axes=w,
             ),
         ),
-        "weight_sharing_plot": ((1, 2), lambda w: pg.weight_sharing_plot(s, 1 + 9 * torch.rand(s.T + 1, 3), axes=w)),
-        "cost_plot": ((1, 1), lambda w: pg.cost_plot([1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}, ax=w)),
+        "weight_sharing_plot": ((1, 2), lambda w: plots.weight_sharing_plot(s, 1 + 9 * torch.rand(s.T + 1, 3), axes=w)),
+        "cost_plot": ((1, 1), lambda w: plots.cost_plot([1, 10], {"net": [0.1, 1.0]}, {"net": 0.1}, ax=w)),
         "fewer_steps_figure": (
             "fig",
-            lambda w: pg.fewer_steps_figure(
+            lambda w: plots.fewer_steps_figure(
                 [1, 10], {"a": [0.1, 1.0]}, {"a": [0.5, 0.0]}, [0.5, 1.0], {"a": [images(2), images(2)]}, 2, fig=w
             ),
         ),
-        "loss_curve": ((1, 1), lambda w: pt.loss_curve([(1, 0.5), (2, 0.4)], ax=w)),
-        "image_bands": ("fig", lambda w: pt.image_bands({"a": three, "b": three[:1]}, ncols=2, fig=w)),
-        "error_per_t": ((1, 2), lambda w: pt.error_per_t([1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5, axes=w)),
+        "loss_curve": ((1, 1), lambda w: plots.loss_curve([(1, 0.5), (2, 0.4)], ax=w)),
+        "image_bands": ("fig", lambda w: plots.image_bands({"a": three, "b": three[:1]}, ncols=2, fig=w)),
+        "error_per_t": (
+            (1, 2),
+            lambda w: plots.error_per_t([1, 2], [0.1, 0.2], [0.3, 0.4], 0.1, [1.0, 2.0], 0.5, axes=w),
+        ),
         "quality_vs_steps": (
             (1, 2),
-            lambda w: pt.quality_vs_steps(
+            lambda w: plots.quality_vs_steps(
                 {"a": [1, 2]}, {"a": [3.0, 2.0]}, {"a": [0.1, 0.2]}, {"r": (1.0, 0.1)}, axes=w
             ),
         ),
-        "survival_plot": ((1, 2), lambda w: pt.survival_plot([100, 200], [0.9, 0.5], [0.1, 0.2], axes=w)),
+        "survival_plot": ((1, 2), lambda w: plots.survival_plot([100, 200], [0.9, 0.5], [0.1, 0.2], axes=w)),
     }
 
 

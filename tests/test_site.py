@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import nbformat
 import pytest
 
-from ddpm_sampling.plots import PAGE_WIDTH_PX
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+from glue_helpers import PAGE_WIDTH_PX  # noqa: E402
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -337,7 +339,7 @@ COLUMN_WIDTH = """() => {
 
 def test_text_column_is_as_wide_as_the_figures_assume(light_page, site, book_html):
     """In the desktop window the text column of every chapter is at least PAGE_WIDTH_PX wide: the
-    figures are drawn for that width (ddpm_sampling.plots.small_text checks their text against it)."""
+    figures are drawn for that width (glue_helpers.small_text checks their text against it)."""
     page, watch = light_page
     chapters = [rel for rel in site_pages(book_html) if rel.startswith("book/")]
     assert chapters, "no chapter page"

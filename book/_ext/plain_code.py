@@ -1,8 +1,9 @@
 """A chapter's code cells without the build's plumbing, for the notebooks made from it.
 
-The imports of ``glue`` and ``glue_figure`` go; ``glue_figure(name, fig)`` becomes ``plt.show()``
-(pyplot is imported where the glue helpers were, if no cell does) and gluing a value that a
-directive shows becomes ``display(value)``; every other ``glue(...)`` goes. In a cell the page
+The imports of ``glue``, ``glue_figure`` and ``glue_animation`` go; ``glue_figure(name, fig)``
+becomes ``plt.show()`` (pyplot is imported where the glue helpers were, if no cell does) and
+gluing a value or an animation that a directive shows becomes ``display(value)``; every other
+``glue(...)`` goes. In a cell the page
 hides (``remove-cell``) the guards of the prose's claims go too: each ``assert`` and each ``if``
 that only raises. What a cell computed only for what went (a statement that only binds names no
 later cell reads) goes with it, and a cell left with no code is dropped.
@@ -14,9 +15,9 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-#: The modules a chapter imports ``glue`` and ``glue_figure`` from.
+#: The modules a chapter imports the glue helpers from.
 GLUE_MODULES = {"myst_nb", "_ext.glue_helpers"}
-GLUE_NAMES = {"glue", "glue_figure"}
+GLUE_NAMES = {"glue", "glue_figure", "glue_animation"}
 PYPLOT = "import matplotlib.pyplot as plt"
 
 
@@ -49,7 +50,7 @@ def _bound(stmt: ast.stmt) -> set[str]:
 
 
 def _call(stmt: ast.stmt) -> tuple[str, str | None, ast.expr | None] | None:
-    """A statement that calls ``glue`` or ``glue_figure``: the function, the glued name, the value."""
+    """A statement that calls a glue helper: the function, the glued name, the value."""
     call = stmt.value if isinstance(stmt, ast.Expr) else None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in GLUE_NAMES):
         return None

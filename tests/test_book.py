@@ -30,7 +30,7 @@ FIGURES = {
     "ex3_oneshot_vs_multistep": 3,
     "ex4_sampling_loop": 3,
     "generation": 3,
-    "trained": 6,
+    "trained": 5,
     "fewer_steps": 1,
     "quality": 1,
     "first_step": 1,

@@ -79,6 +79,14 @@ def test_strict_build_succeeds(book_html):
     assert not list((book_html / "reports").rglob("*.log")), "a chapter left an execution error report"
 
 
+def test_the_chapters_tables_get_the_themes_classes_on_the_site(book_html):
+    """The package writes a Table as plain HTML; the site (book/_ext/site_assets.py) gives it the
+    classes that the theme styles in both colour modes."""
+    page = (book_html / "book" / "setup.html").read_text()
+    assert '<table class="table dataframe"><thead>' in page
+    assert "<table><thead>" not in page
+
+
 @pytest.fixture(scope="module")
 def failed_build(build_book, tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """A tiny book with a chapter whose cell raises and one with a broken reference, built strictly

@@ -1,4 +1,5 @@
-"""Keep each page's scripts unique, and give the theme's and myst-nb's controls accessible names.
+"""Keep each page's scripts unique, give the theme's and myst-nb's controls accessible names,
+and give the chapters' tables the theme's classes.
 
 sphinx-thebe and sphinx-togglebutton register their inline configuration scripts twice in
 a Jupyter Book build; the second ``const THEBE_JS_URL = ...`` then throws "Identifier has
@@ -43,6 +44,9 @@ ACCESSIBLE_MARKUP: tuple[tuple[re.Pattern[str], str], ...] = (
     # role="list": ARIA has deprecated that role, so the list holds no list items and its
     # entries' links count as children it may not have (aria-required-children, critical).
     (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry">'), r'\1 role="listitem">'),
+    # A table that a chapter's cell shows (ddpm_sampling's Table writes plain HTML): the theme
+    # styles tables of these classes, as pandas writes them, legibly in both colour modes.
+    (re.compile(r"<table><thead>"), '<table class="table dataframe"><thead>'),
 )
 
 

@@ -57,10 +57,10 @@ class Table:
         self.rows = [[format(value, spec) for value, spec in zip(row, formats)] for row in rows]
 
     def _repr_html_(self) -> str:
-        # class "dataframe": the theme styles such tables for both colour modes (as pandas')
+        # plain HTML: how the book's site styles it is the site's business (book/_ext/site_assets.py)
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self.rows)
-        return f'<table class="table dataframe"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def __repr__(self) -> str:
         widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]

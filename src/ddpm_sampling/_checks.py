@@ -247,9 +247,12 @@ def model(value: object, name: str = "model") -> Callable[[Tensor, int | Tensor]
 def instance(value: object, kind: type[Kind], name: str, made_by: str = "") -> Kind:
     """``value`` if it is a ``kind`` (a class); else a ``TypeError`` naming the class and what makes one."""
     if not isinstance(value, kind):
-        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        # the package's own classes by their name, others by their library's too (torch.Generator)
+        library = kind.__module__.split(".")[0]
+        kind_name = kind.__name__ if library in ("ddpm_sampling", "builtins") else f"{library}.{kind.__name__}"
+        article = "an" if kind_name[0] in "AEIOU" else "a"
         made = f" (from {made_by})" if made_by else ""
-        raise TypeError(f"{name} must be {article} {kind.__name__}{made}, got {describe(value)}")
+        raise TypeError(f"{name} must be {article} {kind_name}{made}, got {describe(value)}")
     return value
 
 

@@ -231,8 +231,7 @@ def noise_prediction_error(
     timesteps = check.timesteps(timesteps, 1, schedule.T, "timesteps")
     if not timesteps:
         raise ValueError("timesteps is empty; give at least one timestep in 1..T")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {check.describe(generator)}")
+    check.instance(generator, torch.Generator, "generator")
     eps_rms, x0_rms = [], []
     for t in timesteps:
         eps = torch.randn(images.shape, generator=generator)

@@ -31,12 +31,6 @@ def _features(x: object, name: str, low: int = 2) -> Tensor:
     return x.double()
 
 
-def _generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {check.describe(generator)}")
-    return generator
-
-
 def polynomial_kernel(a: Tensor, b: Tensor, degree: int = 3, coef0: float = 1.0) -> Tensor:
     r"""The kernel matrix :math:`k(a_i, b_j) = (a_i^\top b_j / d + c)^p`, (N, M), of features (N, D) and (M, D)."""
     return (a @ b.T / a.shape[1] + coef0) ** degree
@@ -85,7 +79,7 @@ def kernel_distance(
     """
     a, b = _features(features_a, "features_a"), _features(features_b, "features_b")
     subset_size = check.count(subset_size, "subset_size", 2)
-    generator = _generator(generator)
+    generator = check.instance(generator, torch.Generator, "generator")
     k = min(a.shape[0], b.shape[0]) // subset_size
     if k < 2:
         raise ValueError(
@@ -138,7 +132,7 @@ def frechet_extrapolated(
     """
     f = _features(features, "features")
     ns = [check.count(n, f"sizes[{i}]", 2, f.shape[0]) for i, n in enumerate(sizes)]
-    generator = _generator(generator)
+    generator = check.instance(generator, torch.Generator, "generator")
     distances = []
     for n in ns:
         pick = torch.randperm(f.shape[0], generator=generator)[:n]

@@ -2,18 +2,22 @@
 
 The strict build (``book_html``) is served on 127.0.0.1; every request to any other host
 is aborted and counted as a failure, so the site must be complete offline. Every page is
-opened in the light and in the dark theme, checked (no console error, no failed request,
-every image loaded, math typeset, no accessibility violation of serious or critical impact
-found by axe-core) and saved as a full-page screenshot in ``test-artifacts/screenshots/<mode>/``;
-then again on a phone's 390-pixel-wide screen (no page wider than the screen, figures scaled
-down to it), saved in ``test-artifacts/screenshots/phone-<mode>/``.
+checked in the light and in the dark theme (no console error, no failed request, every image
+loaded, math typeset, no accessibility violation of serious or critical impact found by
+axe-core) in a desktop window, then again on a phone's 390-pixel-wide screen (no page wider
+than the screen, figures scaled down to it). The window opens each page in light mode and
+switches it to dark, the phone the other way round: both a page's first paint and the theme's
+switch are seen in each mode, with one page load per screen.
+
+With ``$SITE_SCREENSHOTS`` set to a folder (CI uploads ``test-artifacts/screenshots``), each
+check also saves a full-page screenshot in ``<folder>/<mode>/`` and ``<folder>/phone-<mode>/``.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
-import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -34,7 +38,8 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+#: Where the full-page screenshots go, if anywhere (they take a third of the checks' time).
+SCREENSHOTS = os.environ.get("SITE_SCREENSHOTS")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,6 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: The colour modes, in the order the desktop window sees them (the phone, the other way round).
 MODES = ("light", "dark")
 #: TeX delimiters that must not survive typesetting in the visible text.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\frac|\\sqrt|\\bar|\\alpha")
@@ -59,6 +65,9 @@ BLOCKING_IMPACTS = ("serious", "critical")
 #: of the element's CSS selector as axe reports it) -> why it is not fixed. Keep it empty where
 #: possible: a fix in the book (alt text, a label) or in book/_ext/site_assets.py comes first.
 AXE_ALLOWED: dict[tuple[str, str], str] = {}
+#: The axe-core rules whose outcome depends on the colours: a page is checked with every rule in
+#: the colour mode it opens in, and with these again in the other (half the time of every rule).
+COLOUR_RULES = ("color-contrast", "link-in-text-block")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -97,6 +106,7 @@ class Watch:
     offsite: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    pending: set = field(default_factory=set)  # the requests of the page not yet answered
 
     def clear(self) -> None:
         self.offsite.clear()
@@ -136,24 +146,45 @@ def open_context(browser, site: str, mode: str, phone: bool = False):
         page.on("pageerror", lambda e: watch.console.append(f"uncaught: {e}"))
         page.on("requestfailed", lambda r: watch.failed.append(f"{r.url} ({r.failure})"))
         page.on("response", lambda r: r.status >= 400 and watch.failed.append(f"{r.url} (HTTP {r.status})"))
+        page.on("request", lambda r: watch.pending.add(r))
+        page.on("requestfinished", lambda r: watch.pending.discard(r))
+        page.on("requestfailed", lambda r: watch.pending.discard(r))
 
     context.on("page", on_page)
     return context, watch
 
 
-@pytest.fixture(scope="session", params=MODES)
-def mode_context(request, browser, site):
-    context, watch = open_context(browser, site, request.param)
-    yield request.param, context, watch
-    context.close()
+def settle(page, watch: Watch) -> None:
+    """Wait until every request the page made is answered (MathJax fetches its fonts after the
+    load event): leaving a page earlier aborts them, which would be reported as failed requests
+    of a page that has no fault."""
+    for _ in range(TIMEOUT_MS // 20):
+        if not watch.pending:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"requests still unanswered after {TIMEOUT_MS} ms: {[r.url for r in watch.pending]}")
 
 
-def visit(page, url: str) -> None:
-    """Open ``url`` and wait until the page has stopped loading anything (MathJax fetches its
-    fonts after the load event): leaving a page earlier aborts those requests, which would be
-    reported as failed requests of a page that has no fault."""
+def visit(page, watch: Watch, url: str, mode: str) -> None:
+    """Open ``url`` in colour mode ``mode`` and wait until it has loaded and shows that mode."""
+    watch.clear()
+    page.emulate_media(color_scheme=mode)
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
+
+
+def switch(page, mode: str) -> None:
+    """Switch the open page to colour mode ``mode``, as a reader's system setting does."""
+    page.emulate_media(color_scheme=mode)
+    page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
+
+
+def screenshot(page, folder: str, rel: str) -> None:
+    """Save a full-page screenshot of ``rel`` in ``$SITE_SCREENSHOTS/<folder>/``, if asked to."""
+    if SCREENSHOTS:
+        out = Path(SCREENSHOTS) / folder
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
 
 
 def site_pages(html: Path) -> list[str]:
@@ -170,12 +201,19 @@ def site_pages(html: Path) -> list[str]:
     return pages
 
 
-# Run in the page: wait for every image (lazy ones made eager) and for MathJax, then report.
-INSPECT = """async () => {
+# Run in the page first: wait for every image (lazy ones made eager), for MathJax and its fonts,
+# and for the colour transitions of a theme switch to end (axe reads the colours as drawn).
+LOADED = """async () => {
   for (const img of document.images) img.loading = "eager";
   await Promise.all([...document.images].map(img => img.complete ? null :
       new Promise(done => { img.addEventListener("load", done); img.addEventListener("error", done); })));
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+  await Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished));
+}"""
+
+# Run in the page: what the desktop checks read.
+INSPECT = """() => {
   const article = document.querySelector("article") || document.body;
   const copy = article.cloneNode(true);
   copy.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach(e => e.remove());
@@ -193,21 +231,34 @@ INSPECT = """async () => {
 }"""
 
 
+# The width of the text column: the content box of the article, where the text and figures go.
+COLUMN_WIDTH = """() => {
+  // the search page has no article: its main column stands in
+  const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  const style = getComputedStyle(article);
+  return article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}"""
+
+
 # Run in the page after axe.min.js: the violations of a blocking impact, one entry per element.
-AXE_RUN = """async (blocking) => {
-  const {violations} = await axe.run(document, {resultTypes: ["violations"]});
+AXE_RUN = """async ([blocking, only]) => {
+  const options = {resultTypes: ["violations"]};
+  if (only) options.runOnly = {type: "rule", values: only};
+  const {violations} = await axe.run(document, options);
   return violations.flatMap(v => v.nodes.filter(n => blocking.includes(n.impact)).map(n => ({
     rule: v.id, impact: n.impact, help: v.help, target: n.target.join(" "), html: n.html.slice(0, 160)})));
 }"""
 
 
-def axe_violations(page) -> list[str]:
-    """Run axe-core in ``page``; one line per element with a violation of serious or critical
-    impact that :data:`AXE_ALLOWED` does not explain."""
-    page.add_script_tag(path=str(AXE))
+def axe_violations(page, colour_only: bool = False) -> list[str]:
+    """Run axe-core in ``page`` (every rule, or with ``colour_only`` the rules of
+    :data:`COLOUR_RULES`); one line per element with a violation of serious or critical impact
+    that :data:`AXE_ALLOWED` does not explain."""
+    if page.evaluate("typeof axe === 'undefined'"):
+        page.add_script_tag(path=str(AXE))
     assert page.evaluate("axe.version") == AXE_VERSION, "tests/vendor/axe.min.js is not the release named here"
     found = []
-    for v in page.evaluate(AXE_RUN, list(BLOCKING_IMPACTS)):
+    for v in page.evaluate(AXE_RUN, [list(BLOCKING_IMPACTS), list(COLOUR_RULES) if colour_only else None]):
         if any(rule == v["rule"] and part in v["target"] for rule, part in AXE_ALLOWED):
             continue
         found.append(f"axe {v['rule']} ({v['impact']}): {v['help']}: {v['target']} {v['html']!r}")
@@ -219,55 +270,66 @@ def luminance(rgb: list[int]) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def test_every_page_in_light_and_dark(mode_context, site, book_html):
-    mode, context, watch = mode_context
+@pytest.fixture(scope="session")
+def desktop(browser, site):
+    context, watch = open_context(browser, site, MODES[0])
+    yield context, watch
+    context.close()
+
+
+def test_every_page_in_light_and_dark(desktop, site, book_html):
+    """In a desktop window, every page in both themes: no console error or failed request, every
+    image loaded and drawn unfiltered, math typeset, the theme's background, no axe-core violation
+    of serious or critical impact; and the text column of every chapter at least PAGE_WIDTH_PX
+    wide (the figures are drawn for that width: glue_helpers.small_text checks their text)."""
+    context, watch = desktop
     pages = site_pages(book_html)
     assert "search.html" in pages and len(pages) > 3
-    out = SCREENSHOTS / mode
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    assert any(rel.startswith("book/") for rel in pages), "no chapter page"
     page = context.new_page()
     problems = []
     for rel in pages:
-        watch.clear()
-        visit(page, urljoin(site, rel))
-        page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
-        report = page.evaluate(INSPECT)
-        page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-        found = watch.problems()
-        found += [f"image did not load: {src}" for src in report["broken"]]
-        # Figures are shown as drawn: no filter changing their gray levels (site-theme.css).
-        found += [f"figure drawn through a filter: {src}" for src in report["dimmed"]]
-        if report["mathSource"] and not report["mathTypeset"]:
-            found.append(f"{report['mathSource']} math elements but nothing typeset")
-        raw = RAW_TEX.search(report["text"])
-        if raw:
-            start = max(raw.start() - 60, 0)
-            found.append(f"raw TeX visible: ...{report['text'][start : raw.end() + 60]!r}")
-        dark = luminance(report["background"]) < 0.5
-        if dark != (mode == "dark"):
-            found.append(f"background {report['background']} is not a {mode} theme")
-        found += axe_violations(page)
-        problems += [f"{rel} [{mode}]: {p}" for p in found]
+        visit(page, watch, urljoin(site, rel), MODES[0])
+        for mode in MODES:
+            switch(page, mode)
+            page.evaluate(LOADED)
+            settle(page, watch)
+            report = page.evaluate(INSPECT)
+            found = [f"image did not load: {src}" for src in report["broken"]]
+            # Figures are shown as drawn: no filter changing their gray levels (site-theme.css).
+            found += [f"figure drawn through a filter: {src}" for src in report["dimmed"]]
+            if report["mathSource"] and not report["mathTypeset"]:
+                found.append(f"{report['mathSource']} math elements but nothing typeset")
+            raw = RAW_TEX.search(report["text"])
+            if raw:
+                start = max(raw.start() - 60, 0)
+                found.append(f"raw TeX visible: ...{report['text'][start : raw.end() + 60]!r}")
+            dark = luminance(report["background"]) < 0.5
+            if dark != (mode == "dark"):
+                found.append(f"background {report['background']} is not a {mode} theme")
+            if rel.startswith("book/") and (width := page.evaluate(COLUMN_WIDTH)) < PAGE_WIDTH_PX:
+                found.append(
+                    f"text column {width:.0f} px wide in a {DESKTOP['width']} px window, under {PAGE_WIDTH_PX}"
+                )
+            screenshot(page, mode, rel)
+            found += axe_violations(page, colour_only=mode != MODES[0]) + watch.problems()
+            watch.clear()
+            problems += [f"{rel} [{mode}]: {p}" for p in found]
     page.close()
     assert not problems, "\n".join(problems)
 
 
-@pytest.fixture(scope="session", params=MODES)
-def phone_context(request, browser, site):
-    context, watch = open_context(browser, site, request.param, phone=True)
-    yield request.param, context, watch
+@pytest.fixture(scope="session")
+def phone(browser, site):
+    context, watch = open_context(browser, site, MODES[-1], phone=True)
+    yield context, watch
     context.close()
 
 
-# Run in the page on a phone: wait for images and math, then measure how wide the page is, what
+# Run in the page on a phone, once it has loaded: measure how wide the page is, what
 # sticks out of the screen (the innermost elements, outside any box that scrolls or clips), and
 # every visible image of the article against the screen and the text column.
-PHONE_INSPECT = """async () => {
-  for (const img of document.images) img.loading = "eager";
-  await Promise.all([...document.images].map(img => img.complete ? null :
-      new Promise(done => { img.addEventListener("load", done); img.addEventListener("error", done); })));
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+PHONE_INSPECT = """() => {
   const root = document.documentElement, screen = root.clientWidth;
   const out = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > screen + 0.5; };
   const contained = el => {
@@ -295,61 +357,39 @@ PHONE_INSPECT = """async () => {
 }"""
 
 
-def test_every_page_fits_a_phone(phone_context, site, book_html):
+def test_every_page_fits_a_phone(phone, site, book_html):
     """On a phone's 390-pixel-wide screen, in both themes, no page scrolls sideways, every figure
     is scaled down to the text column, and axe-core finds no violation of serious or critical
-    impact (the header has other buttons there); each page is saved as a screenshot."""
-    mode, context, watch = phone_context
-    out = SCREENSHOTS / f"phone-{mode}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    impact (the header has other buttons there)."""
+    context, watch = phone
     page = context.new_page()
     problems, scaled = [], 0
     for rel in site_pages(book_html):
-        watch.clear()
-        visit(page, urljoin(site, rel))
-        page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
-        report = page.evaluate(PHONE_INSPECT)
-        page.screenshot(path=str(out / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-        found = watch.problems()
-        if report["page"] > report["screen"]:
-            found.append(f"the page is {report['page']} px wide on a {report['screen']} px screen: {report['wide']}")
-        for img in report["images"]:
-            if img["left"] < -0.5 or img["right"] > report["screen"] + 0.5 or img["width"] > report["column"] + 0.5:
+        visit(page, watch, urljoin(site, rel), MODES[-1])
+        for mode in reversed(MODES):
+            switch(page, mode)
+            page.evaluate(LOADED)
+            settle(page, watch)
+            report = page.evaluate(PHONE_INSPECT)
+            found = []
+            if report["page"] > report["screen"]:
                 found.append(
-                    f"image {img['src']} is {img['width']:.0f} px wide from {img['left']:.0f} px: it does not"
-                    f" fit the {report['column']:.0f} px column of the {report['screen']} px screen"
+                    f"the page is {report['page']} px wide on a {report['screen']} px screen: {report['wide']}"
                 )
-            scaled += img["natural"] > img["width"] + 0.5
-        found += axe_violations(page)
-        problems += [f"{rel} [phone, {mode}]: {p}" for p in found]
+            for img in report["images"]:
+                if img["left"] < -0.5 or img["right"] > report["screen"] + 0.5 or img["width"] > report["column"] + 0.5:
+                    found.append(
+                        f"image {img['src']} is {img['width']:.0f} px wide from {img['left']:.0f} px: it does not"
+                        f" fit the {report['column']:.0f} px column of the {report['screen']} px screen"
+                    )
+                scaled += img["natural"] > img["width"] + 0.5
+            screenshot(page, f"phone-{mode}", rel)
+            found += axe_violations(page, colour_only=mode != MODES[-1]) + watch.problems()
+            watch.clear()
+            problems += [f"{rel} [phone, {mode}]: {p}" for p in found]
     page.close()
     assert not problems, "\n".join(problems)
     assert scaled, "no figure is wider than a phone's column: the check that figures scale down checked nothing"
-
-
-# The width of the text column: the content box of the article, where the text and figures go.
-COLUMN_WIDTH = """() => {
-  // the search page has no article: its main column stands in
-  const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
-  const style = getComputedStyle(article);
-  return article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-}"""
-
-
-def test_text_column_is_as_wide_as_the_figures_assume(light_page, site, book_html):
-    """In the desktop window the text column of every chapter is at least PAGE_WIDTH_PX wide: the
-    figures are drawn for that width (glue_helpers.small_text checks their text against it)."""
-    page, watch = light_page
-    chapters = [rel for rel in site_pages(book_html) if rel.startswith("book/")]
-    assert chapters, "no chapter page"
-    widths = {}
-    for rel in chapters:
-        visit(page, urljoin(site, rel))
-        widths[rel] = page.evaluate(COLUMN_WIDTH)
-    narrow = {rel: w for rel, w in widths.items() if w < PAGE_WIDTH_PX}
-    assert not narrow, f"text column narrower than {PAGE_WIDTH_PX} px in a {DESKTOP['width']} px window: {narrow}"
-    assert not watch.problems()
 
 
 def test_root_opens_the_book(light_page, site):

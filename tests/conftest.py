@@ -5,11 +5,13 @@ warning, broken reference or raising cell fails it), and hands its HTML folder t
 ``$BOOK_HTML``: no chapter is executed a second time for the tests. Without ``$BOOK_HTML``
 (``pytest`` run by hand) the session builds the book itself, from scratch, into ``_build/test``.
 
-Under pytest-xdist, give ``--dist loadfile`` and ``$BOOK_HTML``: each test module then runs in
-one worker, so that the small books a module builds (its module-scoped fixtures) are built once,
-and no worker builds the real book. (``--dist loadgroup`` does not group with pytest 9.2 and
-pytest-xdist 3.8: the group it appends to a test's id no longer reaches the scheduler,
-pytest-xdist issue 1386.)
+Under pytest-xdist, give ``--dist loadfile`` and ``$BOOK_HTML`` (``make test`` runs ``-n auto
+--dist loadfile``): each test module then runs in one worker, so that the small books a module
+builds (its module-scoped fixtures) are built once, and no worker builds the real book. The
+slowest modules are collected first (:data:`SLOWEST_FIRST`), so that they start first and no
+worker is left running one of them alone at the end. (``--dist loadgroup`` does not group with
+pytest 9.2 and pytest-xdist 3.8: the group it appends to a test's id no longer reaches the
+scheduler, pytest-xdist issue 1386.)
 
 Built here, every chapter is executed afresh into an empty cache (by
 ``book/_ext/execute_chapters.py``, several side by side, as ``make book`` does), then the
@@ -48,9 +50,17 @@ kernelspec:
   name: python3
 ---
 """
+#: The test modules that take longest, slowest first (``make test`` on a 2-core machine):
+#: collected before all others, so that pytest-xdist hands them out first.
+SLOWEST_FIRST = ("test_site.py", "test_notebooks.py", "test_book.py")
 #: Where the session's strict build goes; its ``html/reports`` keep the execution logs.
 TEST_BUILD = ROOT / "_build" / "test"
 EXECUTE_CHAPTERS = ROOT / "book" / "_ext" / "execute_chapters.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module keeps its order
 
 
 def strict_config(source: Path, dest: Path, cache: Path) -> Path:

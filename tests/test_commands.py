@@ -374,7 +374,8 @@ def test_evaluate_arguments_either_start_the_work_or_get_one_line(n, n_survive, 
 def test_make_test_builds_the_book_once_strictly_and_the_tests_read_that_build():
     """``make test`` runs ``make book`` re-reading every page (``--all``, executing only what the cache
     lacks), with warnings and unresolved references as errors, and hands its HTML to pytest
-    (``BOOK_HTML``), so that the tests execute no chapter of the real book a second time."""
+    (``BOOK_HTML``), so that the tests execute no chapter of the real book a second time; pytest runs
+    each test module in one worker of pytest-xdist, so that no small book is built twice."""
     import shutil
     import subprocess
     import sys
@@ -392,8 +393,9 @@ def test_make_test_builds_the_book_once_strictly_and_the_tests_read_that_build()
 
     test = commands("test")
     (build,) = [i for i, line in enumerate(test) if "jupyter-book build" in line]
-    (pytest_line,) = [i for i, line in enumerate(test) if line.endswith("/bin/pytest")]
+    (pytest_line,) = [i for i, line in enumerate(test) if "/bin/pytest" in line]
     assert build < pytest_line and f'BOOK_HTML="{root}/_build/html"' in test[pytest_line]
+    assert test[pytest_line].split()[-4:] == ["-n", "auto", "--dist", "loadfile"]
     assert {"-W", "-n", "--keep-going", "--all"} <= set(test[build].split())
     (book,) = [line for line in commands("book") if "jupyter-book build" in line]
     assert {"-W", "-n", "--keep-going"} <= set(book.split()) and "--all" not in book.split()

@@ -3,10 +3,10 @@
 The imports of ``glue``, ``glue_figure`` and ``glue_animation`` go; ``glue_figure(name, fig)``
 becomes ``plt.show()`` (pyplot is imported where the glue helpers were, if no cell does) and
 gluing a value or an animation that a directive shows becomes ``display(value)``; every other
-``glue(...)`` goes. In a cell the page
-hides (``remove-cell``) the guards of the prose's claims go too: each ``assert`` and each ``if``
-that only raises. What a cell computed only for what went (a statement that only binds names no
-later cell reads) goes with it, and a cell left with no code is dropped.
+``glue(...)`` goes. In a cell the page hides (``remove-cell``) the guards of the prose's claims
+go too: each ``assert`` and each ``if`` that only raises. What a cell computed only for what went
+(a statement that only binds names no later cell reads) goes with it, and a cell left with no
+code is dropped.
 """
 
 from __future__ import annotations
@@ -30,17 +30,12 @@ class PlainCode:
     reads: set[str] = field(default_factory=set)
 
 
-def _names_read(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
 def _bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
     bodies = [getattr(stmt, key) for key in ("body", "orelse", "finalbody") if getattr(stmt, key, None)]
     return bodies + [handler.body for handler in getattr(stmt, "handlers", [])]
 
 
 def _bound(stmt: ast.stmt) -> set[str]:
-    """The names a statement binds."""
     if isinstance(stmt, ast.Import | ast.ImportFrom):
         return {(a.asname or a.name).split(".")[0] for a in stmt.names}
     targets = getattr(stmt, "targets", []) + [getattr(stmt, "target", None)]
@@ -77,7 +72,7 @@ class _Edit:
         self.removed_work = False  # a glue call or a guard went: what only it read may go too
         self.imported_glue: int | None = None  # the line of the glue import
         self.shows_pyplot = False  # a figure's plt.show() came in
-        self.plain = PlainCode(None)
+        self.figures: list[str] = []  # the glued names the cell shows
 
     def _indent(self, stmt: ast.stmt) -> str:
         """The indentation of a statement that has its lines to itself."""
@@ -117,19 +112,19 @@ class _Edit:
             elif glued and glued[0] == "glue_figure":
                 self.replace(stmt, "plt.show()")
                 self.shows_pyplot = True
-                self.plain.figures.append(glued[1] or "figure")
+                self.figures.append(glued[1] or "figure")
             elif glued and glued[1] in self.block_names:
                 self.replace(stmt, f"display({ast.get_source_segment(self.source, glued[2])})")
-                self.plain.figures.append(glued[1])
+                self.figures.append(glued[1])
             elif glued or (self.guards and _is_guard(stmt)):
                 self.remove(stmt)
                 self.removed_work = True
             elif bodies := _bodies(stmt):
-                emptied = [self.unglue(b) for b in bodies]
-                if all(emptied):
+                emptied = [b for b in bodies if self.unglue(b)]
+                if len(emptied) == len(bodies):
                     self.remove(stmt)
-                for b, gone in zip(bodies, emptied):
-                    if gone and not all(emptied):
+                else:
+                    for b in emptied:
                         self.replace(b[0], "pass")
         return all(id(stmt) in self.gone for stmt in body)
 
@@ -147,7 +142,7 @@ class _Edit:
         names: set[str] = set()
         for child in ast.iter_child_nodes(stmt):
             if not isinstance(child, ast.stmt):
-                names |= _names_read(child)
+                names |= {n.id for n in ast.walk(child) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             elif id(child) not in self.gone:
                 names |= self.reads(child)
         return names
@@ -165,12 +160,10 @@ class _Edit:
     def result(self, live: set[str]) -> str | None:
         """The new source; ``live``: the names read after the glue import, where pyplot may have to come in."""
         if self.imported_glue is not None and "plt" in live and "plt" not in set().union(*map(_bound, self.tree.body)):
-            imports = [s for s in self.tree.body if isinstance(s, ast.Import)]
-            later = [s.lineno - 1 for s in imports if s.names[0].name > "matplotlib.pyplot"]
-            earlier = [s.end_lineno - 1 for s in imports if s.names[0].name < "matplotlib.pyplot"]
-            at = later[0] if later else earlier[-1] if earlier else self.imported_glue
-            line = self.new.get(at, self.lines[at]) or ""
-            self.new[at] = f"{PYPLOT}\n{line}" if later else f"{line}\n{PYPLOT}" if earlier else PYPLOT
+            # before the first ``import`` that sorts after it, else where the glue import was
+            later = [s for s in self.tree.body if isinstance(s, ast.Import) and s.names[0].name > "matplotlib.pyplot"]
+            at = later[0].lineno - 1 if later else self.imported_glue
+            self.new[at] = "\n".join(filter(None, [PYPLOT, self.new.get(at, self.lines[at])]))
         if not self.new:
             return self.source
         kept = [self.new.get(i, line) for i, line in enumerate(self.lines)]
@@ -184,6 +177,5 @@ def plain_code(source: str, live_after: set[str], block_names: set[str], guards:
     edit = _Edit(source, block_names, guards)
     edit.unglue(edit.tree.body)
     reads = edit.drop_dead(live_after)
-    edit.plain.source = edit.result(live_after | reads)
-    edit.plain.reads = reads if edit.plain.source is not None else set()
-    return edit.plain
+    plain = edit.result(live_after | reads)
+    return PlainCode(plain, edit.figures, reads if plain is not None else set())

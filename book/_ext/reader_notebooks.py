@@ -1,12 +1,9 @@
 """The notebooks a reader takes away from a chapter: plain Jupyter, no Sphinx, no MyST.
 
-A chapter is a MyST markdown notebook whose cells glue values and figures into its page
-(``glue_helpers.py``) and whose prose pastes them with ``{glue:text}`` roles and
-``{glue:figure}`` directives. Outside the book none of that means anything, so every
-notebook made for readers is rewritten from the chapter: its Markdown by
-``plain_markdown.py`` (every glued value in place, directives as blockquotes, links to the
-published site) and its code by ``plain_code.py`` (no glue plumbing, no hidden guards of the
-prose's claims; each figure shown by its cell, which gets the id ``figure-<name>``). Two notebooks:
+A chapter glues values and figures into its page (``glue_helpers.py``), which means nothing
+outside the book: every notebook made for readers is rewritten from the chapter, its Markdown by
+``plain_markdown.py`` and its code by ``plain_code.py`` (each figure shown by its cell, which gets
+the id ``figure-<name>``). Two notebooks:
 
 ``executed``
     the chapter as the book ran it, with its outputs, minus the skeleton cells (they would
@@ -179,8 +176,7 @@ def commit_ref(root: Path) -> str | None:
 
 
 def package_changes(root: Path) -> list[str]:
-    """The uncommitted changes to the package in the checkout at ``root``: the files (changed, staged,
-    deleted or new) under :data:`PACKAGE_PATHS`; ignored files do not count."""
+    """The files of the package (:data:`PACKAGE_PATHS`) changed, staged, deleted or new but not ignored in ``root``."""
     status = git(root, "status", "--porcelain", "--untracked-files=all", "--", *PACKAGE_PATHS)
     if status is None:
         raise RefError(f"{root} is not a git checkout: the committed notebooks pin a commit of the package")
@@ -188,12 +184,8 @@ def package_changes(root: Path) -> list[str]:
 
 
 def package_ref(root: Path) -> str:
-    """The last commit that changed the package (:data:`PACKAGE_PATHS`), whose package is HEAD's.
-
-    Raises :class:`RefError`, saying what to do, where that commit cannot be told: outside a git
-    checkout, with uncommitted changes to the package (its last commit is not the package checked
-    out), or in a shallow clone that lacks the history back to that commit.
-    """
+    """The last commit that changed the package (:data:`PACKAGE_PATHS`), whose package is HEAD's; a
+    :class:`RefError` says what to do where it cannot be told (no git, uncommitted changes, a shallow clone)."""
     if changes := package_changes(root):
         listed = ", ".join(changes[:5]) + (", ..." if len(changes) > 5 else "")
         raise RefError(
@@ -279,7 +271,7 @@ def reader_notebook(
             continue
         if cell.cell_type == "code":
             match = next((c for c in ran if c.source == cell.source), None)
-            cell.outputs = _shown(match.outputs) if match else []
+            cell.outputs = _shown(copy.deepcopy(match.outputs)) if match else []
             cell.execution_count = match.execution_count if match else None
         cells.append(cell)
         if "skeleton" in tags(cell):
@@ -307,9 +299,7 @@ def reader_notebook(
 
 def _shown(outputs: list) -> list:
     """The outputs a reader sees: without the values glued with ``display=False``, and without glue's metadata."""
-    shown = copy.deepcopy(outputs)
-    glued = [output.get("metadata", {}).pop("scrapbook", None) for output in shown]
-    return [output for output, glue in zip(shown, glued) if not (glue and glue.get("mime_prefix"))]
+    return [out for out in outputs if not (out.get("metadata", {}).pop("scrapbook", None) or {}).get("mime_prefix")]
 
 
 def glue_loader(folder: Path) -> GlueData:

@@ -82,23 +82,20 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
     chapter = chapters.get(docname) if app.builder.format == "html" else None
     if chapter is None:
         return
-    exercise, name = rn.is_exercise(chapter), posixpath.basename(docname)
-    prefix = "../" * app.builder.get_target_uri(docname).count("/")
+    exercise, prefix = rn.is_exercise(chapter), "../" * app.builder.get_target_uri(docname).count("/")
+
+    def link(kind: str, href: str, text: str) -> str:
+        attributes = f'class="reference download nb-download-{kind}" href="{prefix}{href}"'
+        return f'<a {attributes} download="{posixpath.basename(href)}">{text}</a>'
+
     executed, student = notebook_paths(docname)
-
-    def link(kind: str, href: str, download: str, text: str) -> str:
-        return (
-            f'<a class="reference download nb-download-{kind}" href="{prefix}{href}" download="{download}">{text}</a>'
-        )
-
-    text = f"Download {link('executed', executed, f'{name}.ipynb', 'the executed notebook')} "
+    text = f"Download {link('executed', executed, 'the executed notebook')} "
     if exercise:
-        text += "(the worked solutions and their outputs) or "
-        text += link("student", student, f"{name}{rn.STUDENT_SUFFIX}.ipynb", "the student notebook")
+        text += f"(the worked solutions and their outputs) or {link('student', student, 'the student notebook')}"
         text += " (a TODO skeleton in place of each solution, to fill in and check yourself)."
     else:
         text += "(this page's code with its outputs)."
-    if colab := site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(name, exercise)}"):
+    if colab := site.colab(ref, f"{rn.COMMITTED_FOLDER}/{rn.committed_name(posixpath.basename(docname), exercise)}"):
         which = "the student notebook" if exercise else "this chapter's notebook"
         text += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
         text += "which installs the package in its first cell."

@@ -94,8 +94,7 @@ class Markdown:
             mark = fence["fence"]
             closing = re.compile(rf"^\s*{re.escape(mark[0])}{{{len(mark)},}}\s*$")
             close = next((k for k in range(i + 1, len(lines)) if closing.match(lines[k])), len(lines))
-            directive = DIRECTIVE.match(fence["info"].strip())
-            if directive:
+            if directive := DIRECTIVE.match(fence["info"].strip()):
                 out += self._directive(directive["name"], directive["arg"].strip(), lines[i + 1 : close])
             else:  # a code block: as it is
                 out += lines[i : close + 1]
@@ -106,10 +105,8 @@ class Markdown:
         while body and OPTION.match(body[0]):
             body = body[1:]
         content = self._lines(body)
-        while content and not content[0].strip():
-            content = content[1:]
-        while content and not content[-1].strip():
-            content = content[:-1]
+        text = [i for i, line in enumerate(content) if line.strip()]  # without the blank lines around it
+        content = content[text[0] : text[-1] + 1] if text else []
         if name in SITE_ONLY:
             return []
         if name in BLOCK_GLUE:

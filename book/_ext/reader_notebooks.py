@@ -42,6 +42,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import yaml
+from docutils.nodes import make_id
 from execute_chapters import code_chapters, toc_chapters
 from plain_code import PYPLOT, plain_code
 from plain_markdown import GlueData, Markdown, TextOf, block_glue_names, glue_text
@@ -59,16 +60,11 @@ def tags(cell: Mapping) -> list[str]:
 
 
 def is_exercise(nb: nbformat.NotebookNode) -> bool:
-    """Whether a chapter has a worked solution, i.e. a code cell tagged ``solution``."""
     return any(cell.cell_type == "code" and "solution" in tags(cell) for cell in nb.cells)
 
 
 def chapters(root: Path) -> dict[str, nbformat.NotebookNode]:
-    """Every chapter of ``_toc.yml`` that is a notebook with code, by docname."""
     return {path.relative_to(root).with_suffix("").as_posix(): jupytext.read(path) for path in code_chapters(root)}
-
-
-# ---------------------------------------------------------------------------- the site
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,6 @@ class Site:
 
     @cached_property
     def _pages(self) -> dict[str, str]:
-        """Every page of ``_toc.yml``: its docname and its text."""
         paths = toc_chapters(self.root) if (self.root / "_toc.yml").is_file() else []
         return {p.relative_to(self.root).with_suffix("").as_posix(): p.read_text() for p in paths if p.is_file()}
 
@@ -133,11 +128,9 @@ class Site:
     def reference(self, key: str) -> str | None:
         """The address of the work ``key`` on the References page (the page with the ``bibliography`` directive)."""
         page = self._page_with(r"^\s*(`{3,}|:{3,})\{bibliography\}")
-        if page is None or not self.cite_id:
-            return page
-        from docutils.nodes import make_id
-
-        return f"{page}#{make_id(self.cite_id.format(key=key, bibliography_count=1))}"
+        if page and self.cite_id:
+            page += "#" + make_id(self.cite_id.format(key=key, bibliography_count=1))
+        return page
 
     def api(self, name: str) -> str | None:
         """The address of the Python object ``name`` on the page that documents it with autodoc, if one does."""
@@ -150,11 +143,7 @@ class Site:
         return f"https://colab.research.google.com/github/{github[1]}/blob/{ref}/{notebook}" if github else None
 
     def requirement(self, ref: str) -> str:
-        """The pip requirement of the package at ``ref`` of the book's repository."""
         return f"git+{self.repository}@{ref}"
-
-
-# ---------------------------------------------------------------------------- the version pinned
 
 
 class RefError(RuntimeError):
@@ -203,9 +192,6 @@ def package_ref(root: Path) -> str:
             "Actions, actions/checkout with fetch-depth: 0)"
         )
     return ref
-
-
-# ---------------------------------------------------------------------------- notebooks
 
 
 def install_cell(package: str) -> nbformat.NotebookNode:
@@ -313,11 +299,7 @@ def glue_loader(folder: Path) -> GlueData:
     return glued
 
 
-# ---------------------------------------------------------------------------- the committed notebooks
-
-
 def committed_name(stem: str, exercise: bool) -> str:
-    """The file name of a chapter's notebook under ``notebooks/``."""
     return f"{stem}{STUDENT_SUFFIX if exercise else ''}.ipynb"
 
 

@@ -57,15 +57,12 @@ def accessible_markup(html: str) -> str:
     return html
 
 
-def _key(script: Any) -> tuple:  # Sphinx's _JavaScript; an inline one's filename is None or ""
-    return str(script.filename or ""), tuple(sorted((k, str(v)) for k, v in script.attributes.items()))
-
-
 def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     scripts = context.get("script_files") or []
     unique: dict[tuple, Any] = {}
-    for script in scripts:
-        unique.setdefault(_key(script), script)
+    for script in scripts:  # Sphinx's _JavaScript; an inline one's filename is None or ""
+        attributes = tuple(sorted((k, str(v)) for k, v in script.attributes.items()))
+        unique.setdefault((str(script.filename or ""), attributes), script)
     scripts[:] = unique.values()  # in place: later handlers still add to the same list
 
 

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 from IPython.display import HTML
 from IPython.display import display as show
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 try:
     from myst_nb import glue as _myst_glue
@@ -44,15 +45,11 @@ def small_text(fig: Figure, page_px: float = PAGE_WIDTH_PX, min_px: float = MIN_
     ``page_px`` wide, so a text of ``s`` points appears ``s x dpi / 72 x min(1, page_px /
     (width x dpi))`` pixels high. Returns one description per offending text.
     """
-    from matplotlib.text import Text
-
     scale = min(1.0, page_px / (fig.get_figwidth() * fig.dpi))
     found = []
     for text in fig.findobj(Text):
-        if not text.get_visible() or not text.get_text().strip():
-            continue
         px = text.get_fontsize() * fig.dpi / 72 * scale
-        if px < min_px - 1e-9:
+        if text.get_visible() and text.get_text().strip() and px < min_px - 1e-9:
             found.append(f"{text.get_text()[:40]!r} at {px:.1f} px")
     return found
 
@@ -66,30 +63,18 @@ def glue(name: str, value: Any, display: bool = True) -> None:
 
 
 def glue_figure(name: str, fig: Figure) -> None:
-    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` with a caption, and close it so
-    that the cell does not show it a second time.
-
-    Raises ``ValueError`` if any text of the figure would appear smaller than
-    :data:`MIN_TEXT_PX` pixels on the page (see :func:`small_text`): the build fails rather
-    than print it unreadable.
-    """
-    too_small = small_text(fig)
-    if too_small:
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` and close it, so that the cell does not show it twice;
+    a ``ValueError`` fails the build rather than print a text too small to read (:func:`small_text`)."""
+    if too_small := small_text(fig):
         plt.close(fig)
         raise ValueError(f"figure {name!r} has text too small to read on the page: {', '.join(too_small)}")
-    if _myst_glue is not None:
-        _myst_glue(name, fig, display=False)
-    else:
-        show(fig)
+    glue(name, fig, display=_myst_glue is None)  # without a page to glue to, the figure is shown here
     plt.close(fig)
 
 
 def animation_html(animation: str, alt: str) -> str:
-    """Matplotlib's HTML animation (``to_jshtml``) made fit for the page: complete offline,
-    described, labelled, and no wider than the text column.
-
-    ``alt`` describes the animation for readers who cannot see it (the frame image's alt text).
-    """
+    """Matplotlib's HTML animation (``to_jshtml``) made fit for the page: complete offline, described
+    for readers who cannot see it (``alt``, the frame's alt text), labelled, and no wider than the text column."""
     if not isinstance(alt, str):
         raise TypeError(f"alt must be a str, got {alt!r} ({type(alt).__name__})")
     # matplotlib links Font Awesome from a CDN for the button icons; the site ships its own copy
@@ -114,12 +99,5 @@ input[type=range].anim-slider { max-width: 100%; }
 
 def glue_animation(name: str, animation: HTML, alt: str) -> None:
     """Glue an HTML animation (``HTML(plots.trajectory_animation(...))``) under ``name`` for a
-    ``{glue:figure}``, made fit for the page by :func:`animation_html` with the description ``alt``.
-
-    A reader's notebook shows ``animation`` itself where the cell runs.
-    """
-    fitted = HTML(animation_html(animation.data, alt))
-    if _myst_glue is not None:
-        _myst_glue(name, fitted, display=False)
-    else:
-        show(fitted)
+    ``{glue:figure}``, made fit for the page by :func:`animation_html` with the description ``alt``."""
+    glue(name, HTML(animation_html(animation.data, alt)), display=_myst_glue is None)

@@ -2,18 +2,18 @@
 
     python book/_ext/execute_chapters.py --cache _build/.jupyter_cache [--jobs 2]
 
-``jupyter-book build`` with ``execute_notebooks: cache`` then finds every chapter in the cache
-and executes nothing. Jupyter Book 1.x executes one chapter after the other; most of the
-book's time is kernels starting and importing torch, which this runs side by side.
+``jupyter-book build`` with ``execute_notebooks: cache`` then finds every chapter in the cache and executes
+nothing. Jupyter Book 1.x executes one chapter after the other; most of the book's time is kernels starting
+and importing torch, which this runs side by side.
 
 - The chapters are those of ``_toc.yml`` that are notebooks with code (a jupytext header).
-- Chapters with a cell tagged ``timing`` measure this machine's speed: they run alone,
-  after the others, so that no other chapter runs beside their measurements.
-- The others run ``--jobs`` at a time, longest first by the times of the last run
-  (kept in ``<cache>/../.chapter-times.json``). Each kernel runs torch on
-  ``cores // jobs`` threads, so that the kernels side by side do not fight for cores.
-- A chapter that raises is not cached and is reported here; the build then executes it
-  again itself and fails with its traceback and report, as it would without this step.
+- Chapters with a cell tagged ``timing`` measure this machine's speed: they run alone, after the others, so
+  that no other chapter runs beside their measurements.
+- The others run ``--jobs`` at a time, longest first by the times of the last run (kept in
+  ``<cache>/../.chapter-times.json``). Each kernel runs torch on ``cores // jobs`` threads, so that the
+  kernels side by side do not fight for cores.
+- A chapter that raises is not cached and is reported here; the build then executes it again itself and
+  fails with its traceback and report, as it would without this step.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.executors.utils import create_cache_bundle, single_nb_execution
 
-READER = {"name": "myst_nb_md", "type": "plugin"}  # how myst-nb reads a MyST chapter
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     started, chapters = time.perf_counter(), code_chapters(args.root.resolve())
     cache, lock = get_cache(str(args.cache.resolve())), threading.Lock()  # the cache's database under the lock
     for path in chapters:
-        cache.add_nb_to_project(str(path), read_data=READER)
+        cache.add_nb_to_project(str(path), read_data={"name": "myst_nb_md", "type": "plugin"})  # as myst-nb reads it
     unexecuted = {Path(record.uri) for record in cache.list_unexecuted()}
     todo = [path for path in chapters if path in unexecuted]
     if not todo:
@@ -92,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
 
-    # the chapters that measure this machine's speed (a cell tagged timing) run alone, after the others
     alone = [path for path in todo if re.search(r"^:tags:.*\btiming\b", path.read_text(), re.MULTILINE)]
     together = sorted((p for p in todo if p not in alone), key=lambda p: -last.get(p.stem, float("inf")))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)

@@ -1,15 +1,11 @@
-"""How a chapter's cells hand values, figures and animations to its page: myst-nb's ``glue``,
-``glue_figure`` and ``glue_animation``, and what the page needs of them (:func:`small_text`).
+"""How a chapter's cells hand values, figures and animations to its page: myst-nb's ``glue``, ``glue_figure``
+and ``glue_animation``, and what the page needs of them (:func:`small_text`).
 
-The chapters import them as ``from _ext.glue_helpers import glue, glue_figure``: they run with
-``book/`` as their working directory, in the book's kernels and on Binder. This is build
-plumbing, not part of the package that readers import: the notebooks made for readers
-(``reader_notebooks.py``) drop the import, drop the cells and statements that only glue, and
-show each glued figure or animation where its cell runs.
-
-Without myst-nb (a chapter opened as a notebook on Binder) there is no page to glue to:
-``glue`` then shows the value if asked to, and ``glue_figure`` and ``glue_animation`` show
-what they are given.
+The chapters import them as ``from _ext.glue_helpers import glue, glue_figure``: they run with ``book/`` as
+their working directory, in the book's kernels and on Binder. This is build plumbing, not part of the package
+that readers import: the notebooks made for readers drop it (``plain_code.py``). Without myst-nb (a chapter
+opened as a notebook on Binder) there is no page to glue to: ``glue`` then shows the value if asked to, and
+``glue_figure`` and ``glue_animation`` show what they are given.
 """
 
 from __future__ import annotations

@@ -1,23 +1,22 @@
-"""Sphinx extension: every chapter with code offers its notebooks, made for readers, from its page.
+"""Sphinx extension: every chapter with code offers its notebooks for readers (``reader_notebooks.py``).
 
-When the HTML build ends, this writes with ``reader_notebooks.py`` the executed notebook of each
-page that is a notebook, ``_sources/<docname>.ipynb`` (the file that sphinx-book-theme's ".ipynb"
-download button offers: this writes over the theme's copy of myst-nb's notebook), and the student
-notebook of each chapter with worked solutions, ``_sources/<docname>-student.ipynb``. Both pin the
-package at the version built: HEAD's tag, else its commit (``repository.branch`` outside a git
-checkout), so that a notebook downloaded today keeps working when the branch moves on. Under its
-title each chapter with code gets a box (``div.nb-downloads``) with relative links to both and
-Colab's link to the chapter's notebook committed under ``notebooks/`` at that version.
+When the HTML build ends, this writes the executed notebook of each page that is a notebook to
+``_sources/<docname>.ipynb`` (over the theme's copy of myst-nb's notebook, which its ".ipynb" download button
+offers) and the student notebook of each chapter with worked solutions to ``_sources/<docname>-student.ipynb``.
+Both pin the package at the version built: HEAD's tag, else its commit (``repository.branch`` outside a git
+checkout), so that a notebook downloaded today keeps working when the branch moves on. Under its title each
+chapter with code gets a box (``div.nb-downloads``) with relative links to both and Colab's link to the
+chapter's notebook committed under ``notebooks/`` at that version.
 
-With ``execute_notebooks: cache``, myst-nb (1.4) renders each page from the cached, executed
-notebook but writes the notebook it read, without outputs, to ``jupyter_execute/``: once every
-page is read, this puts the cached outputs into those copies, which the notebooks above and the
-tests read.
+With ``execute_notebooks: cache``, myst-nb (1.4) renders each page from the cached, executed notebook but
+writes the notebook it read, without outputs, to ``jupyter_execute/``: once every page is read, this puts the
+cached outputs into those copies, which the notebooks above and the tests read.
 """
 
 from __future__ import annotations
 
 import posixpath
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ def notebook_paths(docname: str) -> tuple[str, str]:
 
 
 def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
-    """Put each chapter's cached outputs into its executed notebook in ``jupyter_execute/``."""
     if app.config.nb_execution_mode != "cache":
         return
     cache = get_cache(env.mystnb_config.execution_cache_path)  # the one myst-nb resolved
@@ -53,12 +51,11 @@ def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
                 logger.warning(f"{path.name}: no cached execution to put into {path}", type="notebook_downloads")
 
 
+@cache
 def book(app: Sphinx) -> tuple[rn.Site, dict, str]:
     """The book's site, its chapters with code (by docname) and the version built, read once per build."""
-    if not hasattr(app, "_nb_book"):
-        site = rn.Site.from_config(Path(app.srcdir))
-        app._nb_book = site, rn.chapters(Path(app.srcdir)), built_ref(Path(app.srcdir), site.branch)
-    return app._nb_book
+    site = rn.Site.from_config(Path(app.srcdir))
+    return site, rn.chapters(Path(app.srcdir)), built_ref(Path(app.srcdir), site.branch)
 
 
 def built_ref(root: Path, branch: str) -> str:
@@ -77,7 +74,6 @@ def built_ref(root: Path, branch: str) -> str:
 
 
 def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    """Put the notebooks' links under the title of each chapter with code."""
     site, chapters, ref = book(app)
     chapter = chapters.get(docname) if app.builder.format == "html" else None
     if chapter is None:
@@ -109,7 +105,6 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
 
 
 def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
-    """Write the notebooks of every page that is a notebook into the HTML output."""
     if exception is not None or app.builder.format != "html":
         return
     out, (site, chapters, ref) = Path(app.outdir), book(app)

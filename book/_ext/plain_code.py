@@ -1,12 +1,11 @@
 """A chapter's code cells without the build's plumbing, for the notebooks made from it.
 
-The imports of ``glue``, ``glue_figure`` and ``glue_animation`` go; ``glue_figure(name, fig)``
-becomes ``plt.show()`` (pyplot is imported where the glue helpers were, if no cell does) and
-gluing a value or an animation that a directive shows becomes ``display(value)``; every other
-``glue(...)`` goes. In a cell the page hides (``remove-cell``) the guards of the prose's claims
-go too: each ``assert`` and each ``if`` that only raises. What a cell computed only for what went
-(a statement that only binds names no later cell reads) goes with it, and a cell left with no
-code is dropped.
+The imports of ``glue``, ``glue_figure`` and ``glue_animation`` go; ``glue_figure(name, fig)`` becomes
+``plt.show()`` (pyplot is imported where the glue helpers were, if no cell does) and gluing a value or an
+animation that a directive shows becomes ``display(value)``; every other ``glue(...)`` goes. In a cell the
+page hides (``remove-cell``) the guards of the prose's claims go too: each ``assert`` and each ``if`` that only
+raises. What a cell computed only for what went (a statement that only binds names no later cell reads) goes
+with it, and a cell left with no code is dropped.
 """
 
 from __future__ import annotations

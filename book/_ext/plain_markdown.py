@@ -1,13 +1,12 @@
 """A chapter's MyST markdown as plain Markdown, for the notebooks made from it.
 
-Glue roles (``{glue:text}`name:.3f```, ``{glue}`name```) become the glued value, formatted as
-the page formats it; a ``{glue:figure}`` becomes its caption (the figure itself is the output of
-the cell that glued it); admonitions and other directives become blockquotes with a bold title;
-``{doc}`` becomes a link to the published site; a citation (``{cite:p}``, ``{cite:t}``) is
-written out author-year from the bibliography, as the page writes it, and links to the work on
-the site's References page; ``{py:func}`` and the other roles of the API become code that links
-to the API reference; other roles become their text; targets ``(label)=`` and comments ``%``
-go. Code blocks stay as they are.
+Glue roles (``{glue:text}`name:.3f```, ``{glue}`name```) become the glued value, formatted as the page formats
+it; a ``{glue:figure}`` becomes its caption (the figure itself is the output of the cell that glued it);
+admonitions and other directives become blockquotes with a bold title; ``{doc}`` becomes a link to the
+published site; a citation (``{cite:p}``, ``{cite:t}``) is written out author-year from the bibliography, as
+the page writes it, and links to the work on the site's References page; ``{py:func}`` and the other roles of
+the API become code that links to the API reference; other roles become their text; targets ``(label)=`` and
+comments ``%`` go. Code blocks stay as they are.
 """
 
 from __future__ import annotations
@@ -145,10 +144,9 @@ class Markdown:
             work = CITED_WORK.fullmatch(item)
             if work is None:
                 raise ValueError(f"{self.docname}: cannot read the citation {content!r}")
-            try:
-                works.append((*self.site.works[work["key"]], work))
-            except KeyError:
-                raise ValueError(f"{self.docname}: cites {work['key']!r}, which is not in the bibliography") from None
+            if work["key"] not in self.site.works:
+                raise ValueError(f"{self.docname}: cites {work['key']!r}, which is not in the bibliography")
+            works.append((*self.site.works[work["key"]], work))
         written = []
         for _, authors, year, work in sorted(works, key=lambda w: w[0]):
             link = _link(year if textual else f"{authors}, {year}", self.site.reference(work["key"]))

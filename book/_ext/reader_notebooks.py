@@ -1,28 +1,24 @@
 """The notebooks a reader takes away from a chapter: plain Jupyter, no Sphinx, no MyST.
 
-A chapter glues values and figures into its page (``glue_helpers.py``), which means nothing
-outside the book: every notebook made for readers is rewritten from the chapter, its Markdown by
-``plain_markdown.py`` and its code by ``plain_code.py`` (each figure shown by its cell, which gets
-the id ``figure-<name>``). Two notebooks:
+A chapter glues values and figures into its page (``glue_helpers.py``), which means nothing outside the book:
+every notebook made for readers is rewritten from the chapter, its Markdown by ``plain_markdown.py`` and its
+code by ``plain_code.py`` (each glued figure shown by its cell, which gets the id ``figure-<name>``):
 
 ``executed``
-    the chapter as the book ran it, with its outputs, minus the skeleton cells (they would
-    stop "Run all"), each glued figure as the output of its cell.
+    the chapter as the book ran it, with its outputs, minus the skeleton cells (they would stop "Run all").
 ``student`` (chapters with a cell tagged ``solution``)
-    the chapter without outputs, every ``solution`` cell removed and its ``skeleton`` kept
-    (without ``skip-execution``); a skeleton with a ``:check:`` option (e.g.
-    ``check_reverse_step(reverse_step)``) is followed by a cell running that self-check.
+    the chapter without outputs, every ``solution`` cell removed and its ``skeleton`` kept (without
+    ``skip-execution``); a skeleton with a ``:check:`` option (e.g. ``check_reverse_step(reverse_step)``) is
+    followed by a cell running that self-check.
 
-Both open with a cell that installs the package where ``ddpm_sampling`` is not importable
-(Colab), pinned to one commit. The build offers both (``notebook_downloads.py``). Colab opens
-notebooks only from a repository: ``make notebooks`` (this script) commits the one a reader runs
-there under ``notebooks/``, with the values the last build glued; ``--check`` fails when one
-differs from its chapter in anything but those values.
+Both open with a cell that installs the package where ``ddpm_sampling`` is not importable (Colab), pinned to
+one commit. The build offers both (``notebook_downloads.py``). Colab opens notebooks only from a repository:
+``make notebooks`` (this script) commits the one a reader runs there under ``notebooks/``, with the values the
+last build glued; ``--check`` fails when one differs from its chapter in anything but those values.
 
-A committed notebook pins the package at :func:`package_ref`, the last commit that changed
-the package (``src/`` and ``pyproject.toml``): it is in every clone and its package is the one
-checked out, so the pin holds while only chapters change, and it never has to name the commit
-that holds the notebook itself (which cannot be known before it is made).
+A committed notebook pins the package at :func:`package_ref`, the last commit that changed the package: it is
+in every clone and its package is the one checked out, so the pin holds while only chapters change, and it
+never has to name the commit that holds the notebook itself (which cannot be known before it is made).
 """
 
 from __future__ import annotations
@@ -53,6 +49,16 @@ STUDENT_SUFFIX = "-student"
 PACKAGE_PATHS = ("src", "pyproject.toml")
 #: What ``--check`` puts in place of each glued value: any value matches it.
 PLACEHOLDER = "@@glued@@"
+#: The first code cell of a notebook for readers: it installs the package only where it is not importable.
+INSTALL = """\
+# On Colab (or any fresh Python), install the book's package first, at the version of the
+# book that made this notebook; where the package is installed, this cell does nothing.
+import importlib
+import importlib.util
+
+if importlib.util.find_spec("ddpm_sampling") is None:
+    %pip install --quiet "{package}"
+    importlib.invalidate_caches()"""
 
 
 def tags(cell: Mapping) -> list[str]:
@@ -194,21 +200,6 @@ def package_ref(root: Path) -> str:
     return ref
 
 
-def install_cell(package: str) -> nbformat.NotebookNode:
-    """A cell that pip-installs ``package`` only where ``ddpm_sampling`` is not importable."""
-    source = (
-        "# On Colab (or any fresh Python), install the book's package first, at the version of the\n"
-        "# book that made this notebook; where the package is installed, this cell does nothing.\n"
-        "import importlib\n"
-        "import importlib.util\n"
-        "\n"
-        'if importlib.util.find_spec("ddpm_sampling") is None:\n'
-        f'    %pip install --quiet "{package}"\n'
-        "    importlib.invalidate_caches()"
-    )
-    return nbformat.v4.new_code_cell(source, id="install", metadata={"tags": ["install"]})
-
-
 def check_cell(expression: str, cell_id: str) -> nbformat.NotebookNode:
     """A code cell that runs a self-check, importing it when it is one of the package's."""
     expression = expression.strip()
@@ -278,7 +269,8 @@ def reader_notebook(
     nb = nbformat.v4.new_notebook(cells=[cell for cell, _ in plain], metadata=copy.deepcopy(metadata))
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
     if first_code is not None:
-        nb.cells.insert(first_code, install_cell(package))
+        install = INSTALL.format(package=package)
+        nb.cells.insert(first_code, nbformat.v4.new_code_cell(install, id="install", metadata={"tags": ["install"]}))
     nbformat.validate(nb)
     return nb
 

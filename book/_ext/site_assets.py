@@ -1,15 +1,14 @@
-"""Keep each page's scripts unique, give the theme's and myst-nb's controls accessible names,
-and give the chapters' tables the theme's classes.
+"""Keep each page's scripts unique, give the theme's and myst-nb's controls accessible names, and give the
+chapters' tables the theme's classes.
 
-sphinx-thebe and sphinx-togglebutton register their inline configuration scripts twice in
-a Jupyter Book build; the second ``const THEBE_JS_URL = ...`` then throws "Identifier has
-already been declared" in every reader's console. Dropping exact repeats from the page's
-script list removes the error without changing what the page runs.
+sphinx-thebe and sphinx-togglebutton register their inline configuration scripts twice in a Jupyter Book
+build; the second ``const THEBE_JS_URL = ...`` then throws "Identifier has already been declared" in every
+reader's console. Dropping exact repeats from the page's script list removes the error without changing what
+the page runs.
 
-A few controls that every page has are named, for a screen reader, with words that are not
-the ones the page shows (axe-core's ``label-content-name-mismatch``, of serious impact): the
-rendered page gets the small changes of :data:`ACCESSIBLE_MARKUP` (the site tests run axe-core
-on every page).
+A few controls that every page has are named, for a screen reader, with words that are not the ones the page
+shows (axe-core's ``label-content-name-mismatch``, of serious impact): the rendered page gets the small
+changes of :data:`ACCESSIBLE_MARKUP` (the site tests run axe-core on every page).
 """
 
 from __future__ import annotations

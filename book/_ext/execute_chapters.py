@@ -46,7 +46,6 @@ def toc_chapters(root: Path) -> list[Path]:
 
 
 def code_chapters(root: Path) -> list[Path]:
-    """The chapters that are notebooks with at least one code cell."""
     texts = {path: path.read_text() for path in toc_chapters(root)}
     return [path for path, text in texts.items() if text.startswith("---\njupytext:") and "```{code-cell}" in text]
 

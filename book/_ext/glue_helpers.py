@@ -35,12 +35,9 @@ MIN_TEXT_PX = 9.0
 
 
 def small_text(fig: Figure, page_px: float = PAGE_WIDTH_PX, min_px: float = MIN_TEXT_PX) -> list[str]:
-    """Every visible text of ``fig`` that the page shows smaller than ``min_px`` CSS pixels.
-
-    A figure saved at ``fig.dpi`` is ``width x dpi`` pixels wide and shown at most
-    ``page_px`` wide, so a text of ``s`` points appears ``s x dpi / 72 x min(1, page_px /
-    (width x dpi))`` pixels high. Returns one description per offending text.
-    """
+    """A description of every visible text of ``fig`` that the page shows smaller than ``min_px`` CSS pixels: a
+    figure saved at ``fig.dpi`` is ``width x dpi`` pixels wide and shown at most ``page_px`` wide, so a text of
+    ``s`` points appears ``s x dpi / 72 x min(1, page_px / (width x dpi))`` pixels high."""
     scale = min(1.0, page_px / (fig.get_figwidth() * fig.dpi))
     found = []
     for text in fig.findobj(Text):

@@ -100,8 +100,8 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
         f"<p>{text}</p>\n</div>\n"
     )
     section = next(iter(doctree.findall(nodes.section)), doctree)
-    titles = [i for i, child in enumerate(section.children) if isinstance(child, nodes.title)]
-    section.insert(titles[0] + 1 if titles else 0, nodes.raw("", html, format="html"))
+    under_title = next((i + 1 for i, child in enumerate(section.children) if isinstance(child, nodes.title)), 0)
+    section.insert(under_title, nodes.raw("", html, format="html"))
 
 
 def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:

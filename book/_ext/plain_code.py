@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: The modules a chapter imports the glue helpers from.
 GLUE_MODULES = {"myst_nb", "_ext.glue_helpers"}
@@ -25,8 +25,8 @@ class PlainCode:
     """A code cell made plain: its source (``None`` when dropped), the glued names it shows, the names it reads."""
 
     source: str | None
-    figures: list[str] = field(default_factory=list)
-    reads: set[str] = field(default_factory=set)
+    figures: list[str]
+    reads: set[str]
 
 
 def _bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
@@ -146,16 +146,6 @@ class _Edit:
                 names |= self.reads(child)
         return names
 
-    def drop_dead(self, live: set[str]) -> set[str]:
-        """Remove the top-level statements that only bound names for what went; return what the rest reads."""
-        reads = {"plt"} if self.shows_pyplot else set()
-        for stmt in reversed(self.kept(self.tree.body)):
-            if self.removed_work and self.only_binds(stmt) and not _bound(stmt) & (live | reads):
-                self.remove(stmt)
-            else:
-                reads |= self.reads(stmt)
-        return reads
-
     def result(self, live: set[str]) -> str | None:
         """The new source; ``live``: the names read after the glue import, where pyplot may have to come in."""
         if self.imported_glue is not None and "plt" in live and "plt" not in set().union(*map(_bound, self.tree.body)):
@@ -175,6 +165,11 @@ def plain_code(source: str, live_after: set[str], block_names: set[str], guards:
     ``guards``: whether the cell's guards go (a cell the page hides). A cell must be Python: no magics."""
     edit = _Edit(source, block_names, guards)
     edit.unglue(edit.tree.body)
-    reads = edit.drop_dead(live_after)
+    reads = {"plt"} if edit.shows_pyplot else set()
+    for stmt in reversed(edit.kept(edit.tree.body)):  # the top-level statements that only bound names for what went go
+        if edit.removed_work and edit.only_binds(stmt) and not _bound(stmt) & (live_after | reads):
+            edit.remove(stmt)
+        else:
+            reads |= edit.reads(stmt)
     plain = edit.result(live_after | reads)
     return PlainCode(plain, edit.figures, reads if plain is not None else set())

@@ -49,12 +49,9 @@ def block_glue_names(nb: nbformat.NotebookNode) -> set[str]:
 
 
 def glue_text(glued: GlueData, docname: str, missing: Callable[[str], None] | None = None) -> TextOf:
-    """A :data:`TextOf` for the values glued by the chapter ``docname``, or by another one that
-    a role names as ``path::key`` (the path relative to the chapter, as on the page).
-
-    A value nobody glued raises ``KeyError``; with ``missing``, it is reported there instead
-    and shown as ``?`` (the page, too, shows nothing and warns).
-    """
+    """A :data:`TextOf` for the values glued by the chapter ``docname``, or by another one that a role names as
+    ``path::key`` (the path relative to the chapter, as on the page). A value nobody glued raises ``KeyError``;
+    with ``missing``, it is reported there instead and shown as ``?`` (the page, too, shows nothing and warns)."""
     from myst_nb.core.variables import format_plain_text
 
     def text_of(name: str, spec: str) -> str:

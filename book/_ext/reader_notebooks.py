@@ -128,7 +128,6 @@ class Site:
         return {entry.key: (i, *author_year(entry)) for i, entry in enumerate(listed)}
 
     def _page_with(self, pattern: str) -> str | None:
-        """The address of the first page whose text has a line that matches ``pattern``."""
         return next((self.page(d) for d, text in self._pages.items() if re.search(pattern, text, re.MULTILINE)), None)
 
     def reference(self, key: str) -> str | None:
@@ -308,7 +307,6 @@ def committed_notebooks(root: Path, text_of: Callable[[str], TextOf]) -> dict[Pa
 
 
 def last_build_values(build: Path) -> Callable[[str], TextOf]:
-    """The values that the last build (``<build>/jupyter_execute``) glued, for each chapter."""
     glued = glue_loader(build / "jupyter_execute")
     return lambda docname: glue_text(glued, docname)
 

@@ -50,7 +50,6 @@ ACCESSIBLE_MARKUP: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def accessible_markup(html: str) -> str:
-    """``html`` with every replacement of :data:`ACCESSIBLE_MARKUP` made."""
     for theirs, ours in ACCESSIBLE_MARKUP:
         html = theirs.sub(ours, html)
     return html
@@ -66,11 +65,9 @@ def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context
 
 
 def render_accessible_pages(app: Sphinx) -> None:
-    """Pass every page that the HTML builder renders through :func:`accessible_markup`.
-
-    The theme's widgets come from its templates and myst-nb's toggles from its writer; the
-    finished page is the one place where both can be changed without copying their code.
-    """
+    """Pass every page that the HTML builder renders through :func:`accessible_markup`: the theme's widgets come
+    from its templates and myst-nb's toggles from its writer, and the finished page is the one place where both
+    can be changed without copying their code."""
     if templates := getattr(app.builder, "templates", None):  # a builder that renders HTML pages
         render = templates.render
         templates.render = lambda template, context: accessible_markup(render(template, context))

@@ -11,8 +11,6 @@ registers two styles that ``_config.yml`` selects:
   each entry labelled as the text cites it, "Ho et al., 2020".
 """
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any

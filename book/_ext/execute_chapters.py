@@ -16,8 +16,6 @@ and importing torch, which this runs side by side.
   fails with its traceback and report, as it would without this step.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

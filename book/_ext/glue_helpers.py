@@ -8,8 +8,6 @@ opened as a notebook on Binder) there is no page to glue to: ``glue`` then shows
 ``glue_figure`` and ``glue_animation`` show what they are given.
 """
 
-from __future__ import annotations
-
 import html
 import re
 from typing import Any

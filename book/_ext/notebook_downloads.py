@@ -13,8 +13,6 @@ writes the notebook it read, without outputs, to ``jupyter_execute/``: once ever
 cached outputs into those copies, which the notebooks above and the tests read.
 """
 
-from __future__ import annotations
-
 import posixpath
 from functools import cache
 from pathlib import Path

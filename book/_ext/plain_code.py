@@ -8,8 +8,6 @@ raises. What a cell computed only for what went (a statement that only binds nam
 with it, and a cell left with no code is dropped.
 """
 
-from __future__ import annotations
-
 import ast
 import re
 from dataclasses import dataclass

@@ -9,8 +9,6 @@ the API become code that links to the API reference; other roles become their te
 comments ``%`` go. Code blocks stay as they are.
 """
 
-from __future__ import annotations
-
 import posixpath
 import re
 from collections.abc import Callable, Mapping

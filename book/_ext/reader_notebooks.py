@@ -21,8 +21,6 @@ in every clone and its package is the one checked out, so the pin holds while on
 never has to name the commit that holds the notebook itself (which cannot be known before it is made).
 """
 
-from __future__ import annotations
-
 import argparse
 import copy
 import json
@@ -34,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Self
 
 import jupytext
 import nbformat
@@ -85,7 +84,7 @@ class Site:
     cite_id: str = ""  # sphinxcontrib-bibtex's ``bibtex_cite_id``: the id of each work on the References page
 
     @classmethod
-    def make(cls, root: Path, repository: str, branch: str = "main", url: str | None = None, **bib) -> Site:
+    def make(cls, root: Path, repository: str, branch: str = "main", url: str | None = None, **bib) -> Self:
         """The site of a repository; ``url`` defaults to GitHub Pages' for a GitHub repository."""
         repository = repository.rstrip("/").removesuffix(".git")
         if not url and (github := re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", repository)):
@@ -94,7 +93,7 @@ class Site:
         return cls(Path(root), repository, branch, url and url.rstrip("/") + "/", **bib)
 
     @classmethod
-    def from_config(cls, root: Path) -> Site:
+    def from_config(cls, root: Path) -> Self:
         """From ``<root>/_config.yml``: ``repository``, ``html.baseurl`` and the bibliography's settings."""
         config = yaml.safe_load((root / "_config.yml").read_text()) or {}
         repository, sphinx = config.get("repository") or {}, (config.get("sphinx") or {}).get("config") or {}

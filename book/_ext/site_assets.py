@@ -11,8 +11,6 @@ shows (axe-core's ``label-content-name-mismatch``, of serious impact): the rende
 changes of :data:`ACCESSIBLE_MARKUP` (the site tests run axe-core on every page).
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any
 

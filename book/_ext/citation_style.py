@@ -2,13 +2,11 @@
 
 sphinxcontrib-bibtex's ``author_year`` style writes ``[Ho et al., 2020]`` and ``Karras et al. [2022]``, and
 pybtex's styles label the reference list ``[1]`` or ``[HJA20]``, which no citation in the text mentions. This
-registers two styles that ``_config.yml`` selects:
-
-- ``author_year_round`` (``bibtex_reference_style``): ``{cite:p}`ho2020denoising{Algorithm 2}``` gives
-  (Ho et al., 2020, Algorithm 2), ``{cite:t}`karras2022elucidating``` gives Karras et al. (2022), and several
-  works in one citation are separated by semicolons.
-- ``plain_author_year`` (``bibtex_default_style``): pybtex's ``plain`` (sorted by author, year, title) with
-  each entry labelled as the text cites it, "Ho et al., 2020".
+registers the two styles that ``_config.yml`` selects: ``author_year_round`` (``bibtex_reference_style``), in
+which ``{cite:p}`ho2020denoising{Algorithm 2}``` gives (Ho et al., 2020, Algorithm 2), ``{cite:t}`` gives
+Karras et al. (2022) and several works in one citation are separated by semicolons; and ``plain_author_year``
+(``bibtex_default_style``), pybtex's ``plain`` (sorted by author, year, title) with each entry labelled as the
+text cites it, "Ho et al., 2020".
 """
 
 from collections import Counter

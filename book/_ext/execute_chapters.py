@@ -6,14 +6,12 @@
 nothing. Jupyter Book 1.x executes one chapter after the other; most of the book's time is kernels starting
 and importing torch, which this runs side by side.
 
-- The chapters are those of ``_toc.yml`` that are notebooks with code (a jupytext header).
-- Chapters with a cell tagged ``timing`` measure this machine's speed: they run alone, after the others, so
-  that no other chapter runs beside their measurements.
-- The others run ``--jobs`` at a time, longest first by the times of the last run (kept in
-  ``<cache>/../.chapter-times.json``). Each kernel runs torch on ``cores // jobs`` threads, so that the
-  kernels side by side do not fight for cores.
-- A chapter that raises is not cached and is reported here; the build then executes it again itself and
-  fails with its traceback and report, as it would without this step.
+The chapters are those of ``_toc.yml`` that are notebooks with code (a jupytext header). Those with a cell
+tagged ``timing`` measure this machine's speed: they run alone, after the others, so that no other chapter runs
+beside their measurements. The others run ``--jobs`` at a time, longest first by the times of the last run
+(kept in ``<cache>/../.chapter-times.json``), each kernel's torch on ``cores // jobs`` threads so that the
+kernels side by side do not fight for cores. A chapter that raises is not cached and is reported here; the
+build then executes it again itself and fails with its traceback and report, as it would without this step.
 """
 
 import argparse
@@ -82,32 +80,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {path.stem}: {result.time:.1f} s", flush=True)
             else:
                 failed.append(path.stem)
-                print(
-                    f"  {path.stem}: FAILED after {result.time:.1f} s ({type(result.err).__name__}); "
-                    "the build will execute it again and report it",
-                    flush=True,
-                )
+                why = f"FAILED after {result.time:.1f} s ({type(result.err).__name__})"
+                print(f"  {path.stem}: {why}; the build will execute it again and report it", flush=True)
 
     alone = [path for path in todo if re.search(r"^:tags:.*\btiming\b", path.read_text(), re.MULTILINE)]
     together = sorted((p for p in todo if p not in alone), key=lambda p: -last.get(p.stem, float("inf")))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    print(
-        f"execute_chapters: {len(together)} chapters, {args.jobs} at a time ({threads} torch thread(s) each), "
-        f"then {len(alone)} alone",
-        flush=True,
-    )
+    each = f"{args.jobs} at a time ({threads} torch thread(s) each)"
+    print(f"execute_chapters: {len(together)} chapters, {each}, then {len(alone)} alone", flush=True)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernels inherit it
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(run, together))
     for path in alone:
         run(path)
-    times_file.parent.mkdir(parents=True, exist_ok=True)
     times_file.write_text(json.dumps({**last, **seconds}, indent=1) + "\n")
-    print(
-        f"execute_chapters: {len(todo)} executed in {time.perf_counter() - started:.1f} s"
-        + (f"; failed: {', '.join(failed)}" if failed else ""),
-        flush=True,
-    )
+    failures = f"; failed: {', '.join(failed)}" if failed else ""
+    print(f"execute_chapters: {len(todo)} executed in {time.perf_counter() - started:.1f} s{failures}", flush=True)
     return 0
 
 

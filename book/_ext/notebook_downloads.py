@@ -39,12 +39,12 @@ def notebook_paths(docname: str) -> tuple[str, str]:
 def merge_cached_outputs(app: Sphinx, env: BuildEnvironment) -> None:
     if app.config.nb_execution_mode != "cache":
         return
-    cache = get_cache(env.mystnb_config.execution_cache_path)  # the one myst-nb resolved
+    cached = get_cache(env.mystnb_config.execution_cache_path)  # the one myst-nb resolved
     for path in sorted((Path(app.outdir).parent / "jupyter_execute").rglob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if any(cell.cell_type == "code" for cell in nb.cells):
             try:
-                nbformat.write(cache.merge_match_into_notebook(nb)[1], path)
+                nbformat.write(cached.merge_match_into_notebook(nb)[1], path)
             except KeyError:
                 logger.warning(f"{path.name}: no cached execution to put into {path}", type="notebook_downloads")
 
@@ -63,10 +63,8 @@ def built_ref(root: Path, branch: str) -> str:
         logger.info("notebook downloads: git does not say what is built; naming %s", branch)
     elif changes := rn.package_changes(root):
         logger.info(
-            "notebook downloads: the package has uncommitted changes (%s); the notebooks offered and "
-            "the Colab links name %s, the package as committed, not as built",
-            ", ".join(changes[:5]),
-            ref,
+            f"notebook downloads: the package has uncommitted changes ({', '.join(changes[:5])}); the notebooks "
+            f"offered and the Colab links name {ref}, the package as committed, not as built"
         )
     return ref or branch
 
@@ -93,10 +91,8 @@ def add_download_box(app: Sphinx, doctree: nodes.document, docname: str) -> None
         which = "the student notebook" if exercise else "this chapter's notebook"
         text += f' <a class="reference external nb-open-colab" href="{colab}">Open {which} in Colab</a>, '
         text += "which installs the package in its first cell."
-    html = (
-        '<div class="admonition tip nb-downloads">\n<p class="admonition-title">Notebooks for this chapter</p>\n'
-        f"<p>{text}</p>\n</div>\n"
-    )
+    title = '<p class="admonition-title">Notebooks for this chapter</p>'
+    html = f'<div class="admonition tip nb-downloads">\n{title}\n<p>{text}</p>\n</div>\n'
     section = next(iter(doctree.findall(nodes.section)), doctree)
     under_title = next((i + 1 for i, child in enumerate(section.children) if isinstance(child, nodes.title)), 0)
     section.insert(under_title, nodes.raw("", html, format="html"))

@@ -80,8 +80,7 @@ class Markdown:
         out: list[str] = []
         i = 0
         while i < len(lines):
-            fence = FENCE.match(lines[i])
-            if not fence:
+            if not (fence := FENCE.match(lines[i])):
                 out += [] if TARGET_OR_COMMENT.match(lines[i]) else [self._roles(lines[i])]
                 i += 1
                 continue

@@ -2,14 +2,11 @@
 
 A chapter glues values and figures into its page (``glue_helpers.py``), which means nothing outside the book:
 every notebook made for readers is rewritten from the chapter, its Markdown by ``plain_markdown.py`` and its
-code by ``plain_code.py`` (each glued figure shown by its cell, which gets the id ``figure-<name>``):
-
-``executed``
-    the chapter as the book ran it, with its outputs, minus the skeleton cells (they would stop "Run all").
-``student`` (chapters with a cell tagged ``solution``)
-    the chapter without outputs, every ``solution`` cell removed and its ``skeleton`` kept (without
-    ``skip-execution``); a skeleton with a ``:check:`` option (e.g. ``check_reverse_step(reverse_step)``) is
-    followed by a cell running that self-check.
+code by ``plain_code.py`` (each glued figure shown by its cell, which gets the id ``figure-<name>``). The
+``executed`` notebook is the chapter as the book ran it, with its outputs, minus the skeleton cells (they would
+stop "Run all"). The ``student`` notebook (of a chapter with a cell tagged ``solution``) has no outputs, no
+``solution`` cell, and each ``skeleton`` without ``skip-execution``, followed by a cell running its self-check
+where it has a ``:check:`` option (e.g. ``check_reverse_step(reverse_step)``).
 
 Both open with a cell that installs the package where ``ddpm_sampling`` is not importable (Colab), pinned to
 one commit. The build offers both (``notebook_downloads.py``). Colab opens notebooks only from a repository:
@@ -37,10 +34,13 @@ from typing import Self
 import jupytext
 import nbformat
 import yaml
+from citation_style import author_year
 from docutils.nodes import make_id
 from execute_chapters import code_chapters, toc_chapters
 from plain_code import PYPLOT, plain_code
 from plain_markdown import GlueData, Markdown, TextOf, block_glue_names, glue_text
+from pybtex.database import parse_file
+from pybtex.plugin import find_plugin
 
 COMMITTED_FOLDER = "notebooks"
 STUDENT_SUFFIX = "-student"
@@ -118,10 +118,6 @@ class Site:
     def works(self) -> dict[str, tuple[int, str, str]]:
         """Each work of the bibliography by key: its place in the reference list (sorted as
         ``citation_style.py`` sorts it), and its authors and year as the page cites it."""
-        from citation_style import author_year
-        from pybtex.database import parse_file
-        from pybtex.plugin import find_plugin
-
         entries = [e for f in self.bibfiles for e in parse_file(str(self.root / f), "bibtex").entries.values()]
         listed = find_plugin("pybtex.style.sorting", "author_year_title")().sort(entries)
         return {entry.key: (i, *author_year(entry)) for i, entry in enumerate(listed)}
@@ -246,7 +242,9 @@ def reader_notebook(
             continue
         if cell.cell_type == "code":
             match = next((c for c in ran if c.source == cell.source), None)
-            cell.outputs = _shown(copy.deepcopy(match.outputs)) if match else []
+            outputs = copy.deepcopy(match.outputs) if match else []
+            # as a reader sees them: without the values glued with display=False, and without glue's metadata
+            cell.outputs = [o for o in outputs if not o.get("metadata", {}).pop("scrapbook", {}).get("mime_prefix")]
             cell.execution_count = match.execution_count if match else None
         cells.append(cell)
         if "skeleton" in tags(cell):
@@ -271,11 +269,6 @@ def reader_notebook(
         nb.cells.insert(first_code, nbformat.v4.new_code_cell(install, id="install", metadata={"tags": ["install"]}))
     nbformat.validate(nb)
     return nb
-
-
-def _shown(outputs: list) -> list:
-    """The outputs a reader sees: without the values glued with ``display=False``, and without glue's metadata."""
-    return [out for out in outputs if not (out.get("metadata", {}).pop("scrapbook", None) or {}).get("mime_prefix")]
 
 
 def glue_loader(folder: Path) -> GlueData:
@@ -325,9 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     folder = root / COMMITTED_FOLDER
-    values = (
-        (lambda _: lambda name, spec: PLACEHOLDER) if args.check else last_build_values(args.build or root / "_build")
-    )
+    built = last_build_values(args.build or root / "_build")
+    values = (lambda _: lambda name, spec: PLACEHOLDER) if args.check else built
     try:
         wanted = {path: nbformat.writes(nb) + "\n" for path, nb in committed_notebooks(root, values).items()}
     except RefError as err:

@@ -16,10 +16,9 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-#: (a pattern of what the theme or myst-nb writes, what the page gets instead). Each matches an
-#: exact piece of their markup: when a new release writes it differently, the replacement no
-#: longer applies and the site tests' accessibility check fails again, naming the control.
-#: axe-core compares a control's name with the text that it shows on the screen.
+#: (a pattern of what the theme or myst-nb writes, what the page gets instead). Each matches an exact piece of
+#: their markup: when a new release writes it differently, the replacement no longer applies and the site tests'
+#: accessibility check fails again, naming the control.
 ACCESSIBLE_MARKUP: tuple[tuple[re.Pattern[str], str], ...] = (
     # myst-nb's toggle of a hidden cell shows "Show code cell source" but is named "Toggle hidden
     # content"; without the aria-label it is named by what it shows, which also says its state.

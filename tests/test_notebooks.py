@@ -687,17 +687,54 @@ def why_it_would_not_run(nb: nbformat.NotebookNode, where: Path) -> list[str]:
     return problems
 
 
+def names(cell: nbformat.NotebookNode) -> tuple[set[str], set[str]]:
+    """The names a code cell binds (assigned, defined, imported, or changed in place: ``x[i] = ...``,
+    ``x.a = ...``) and the names it reads, anywhere in it: more than it needs, never fewer."""
+    tree = ast.parse(TransformerManager().transform_cell(cell.source))
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store):
+            while isinstance(node, ast.Attribute | ast.Subscript):
+                node = node.value
+            bound |= {node.id} if isinstance(node, ast.Name) else set()
+    return bound, read
+
+
+def exercise_part(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The cells of a student notebook (its solutions in place) that its exercises need: each skeleton and
+    self-check, and every cell before them that binds a name one of those reads, and so on back. The other
+    cells are the chapter's own code, which the build has just run (their figures are checked in its
+    executed notebook, and :func:`why_it_would_not_run` reads them for a plain kernel)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    needed, kept = set(), set()
+    for i, cell in reversed(list(enumerate(nb.cells))):
+        if cell.cell_type != "code":
+            continue
+        bound, read = names(cell)
+        if {"skeleton", "check"} & set(cell.metadata.get("tags", [])) or bound & needed:
+            needed |= read
+            kept.add(i)
+    nb.cells = [cell for i, cell in enumerate(nb.cells) if cell.cell_type != "code" or i in kept]
+    return nb
+
+
 @pytest.fixture(scope="module")
 def plain_runs(book_html, tmp_path_factory) -> dict[str, nbformat.NotebookNode | Exception]:
-    """Each exercise's student notebook, worked solutions in place, run once in a plain kernel in a
-    folder of its own: the run, or what it raised. Its code is not the build's (skeletons, self-checks),
-    so it must run; the other chapters' notebooks hold the code the build has just run, and are read
-    instead (:func:`why_it_would_not_run`), so that no chapter's computation is done twice."""
+    """Each exercise's student notebook, worked solutions in place, run in a plain kernel in a folder of
+    its own: the cells its exercises need (:func:`exercise_part`), so that no chapter's heavy computation
+    is done twice. The run, or what it raised."""
     exercises = [d for d, nb in real_chapters().items() if rn.is_exercise(nb)]
 
     def run(docname: str) -> nbformat.NotebookNode | Exception:
+        folder = tmp_path_factory.mktemp(posixpath.basename(docname))
         try:
-            return run_plain(plain_notebook(book_html, docname), tmp_path_factory.mktemp(posixpath.basename(docname)))
+            return run_plain(exercise_part(plain_notebook(book_html, docname)), folder)
         except Exception as err:  # reported by the chapter's own test
             return err
 
@@ -706,19 +743,34 @@ def plain_runs(book_html, tmp_path_factory) -> dict[str, nbformat.NotebookNode |
 
 @pytest.mark.book
 @pytest.mark.parametrize("docname", list(real_chapters()))
-def test_each_chapter_runs_in_a_plain_kernel_and_draws_every_figure(book_html, plain_runs, docname, tmp_path):
-    """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in."""
-    if docname not in plain_runs:
-        problems = why_it_would_not_run(plain_notebook(book_html, docname), tmp_path / "plain.ipynb")
-        assert not problems, f"{docname} would not run in a plain kernel:\n" + "\n".join(problems)
-        return
-    executed = plain_runs[docname]
-    if isinstance(executed, Exception):
-        pytest.fail(f"{docname} raised in a plain kernel:\n{executed}", pytrace=False)
-    figures = [c for c in executed.cells if c.id.startswith("figure-")]
-    assert len(figures) == len(pm.block_glue_names(real_chapters()[docname]))
-    for cell in figures:
-        assert images(cell), f"{docname}: {cell.id} draws no image"
+def test_each_chapter_would_run_in_a_plain_kernel_and_its_exercises_do(book_html, plain_runs, docname, tmp_path):
+    """The reader's run: Jupyter without Sphinx, in a folder of its own, the TODOs filled in. Every
+    notebook is read for what would stop it; each exercise's own cells run, with what they need."""
+    problems = why_it_would_not_run(plain_notebook(book_html, docname), tmp_path / "plain.ipynb")
+    assert not problems, f"{docname} would not run in a plain kernel:\n" + "\n".join(problems)
+    if docname in plain_runs:
+        executed = plain_runs[docname]
+        if isinstance(executed, Exception):
+            pytest.fail(f"{docname} raised in a plain kernel:\n{executed}", pytrace=False)
+        checks = [c for c in executed.cells if "check" in c.metadata.get("tags", [])]
+        assert checks and all(c.execution_count for c in checks), f"{docname}: a self-check did not run"
+        for cell in (c for c in executed.cells if c.id.startswith("figure-")):
+            assert images(cell), f"{docname}: {cell.id} draws no image"
+
+
+def test_the_exercise_part_keeps_what_the_exercises_read_and_drops_the_rest():
+    cells = [
+        ("import torch\nimport numpy as np", []),
+        ("big = torch.ones(3)\nsmall = np.zeros(2)", []),
+        ("table = {}\ntable['k'] = small", []),
+        ("heavy = big.sum()", []),
+        ("def f(x):\n    return x + table['k']", ["skeleton"]),
+        ("%time print(heavy)", []),
+        ("check(f)", ["check"]),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src, metadata={"tags": t}) for src, t in cells])
+    kept = [c.source for c in exercise_part(nb).cells]
+    assert kept == [cells[i][0] for i in (0, 1, 2, 4, 6)], kept
 
 
 @pytest.mark.parametrize(

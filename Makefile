@@ -112,7 +112,7 @@ lint: venv
 # also saves a screenshot of every page that the browser checks.
 test: BOOK_ALL := --all
 test: venv data lint book
-	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest -n auto --dist loadfile
+	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 FORCE:
 

@@ -124,6 +124,10 @@ def write_notebooks(app: Sphinx, exception: BaseException | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    # The pages name the version built: as a setting that changes with it, a build after a commit reads
+    # every page again (from the cache), not only those whose source changed.
+    app.add_config_value("nb_built_ref", "", "env")
+    app.connect("config-inited", lambda app, config: setattr(config, "nb_built_ref", book(app)[2]))
     app.connect("env-updated", merge_cached_outputs)
     app.connect("doctree-resolved", add_download_box)
     app.connect("build-finished", write_notebooks)

@@ -209,7 +209,9 @@ LOADED = """async () => {
       new Promise(done => { img.addEventListener("load", done); img.addEventListener("error", done); })));
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   await document.fonts.ready;
-  await Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished));
+  // a transition that another style change cancels is replaced by a new one: wait for those too
+  const running = () => document.getAnimations().filter(a => a instanceof CSSTransition && a.playState === "running");
+  for (let i = 0; i < 10 && running().length; i++) await Promise.all(running().map(a => a.finished.catch(() => null)));
 }"""
 
 # Run in the page: what the desktop checks read.

@@ -108,12 +108,13 @@ lint: venv
 
 # The tests read the strict build that `make book` has just made (tests/conftest.py, BOOK_HTML): no
 # chapter is executed twice. Only the exercises' own cells (skeletons with their solutions,
-# self-checks, and the cells they read) run again, in a plain kernel. The tests run on every core
-# (pytest-xdist), each test module in one worker, the slowest first. SITE_SCREENSHOTS=folder also
-# saves a screenshot of every page that the browser checks.
+# self-checks, and the cells they read) run again, in a plain kernel. The tests run on every core, at
+# most 4 (pytest-xdist: each worker imports torch, and the browser checks alone take a minute and a
+# half), each test module in one worker, the slowest first. SITE_SCREENSHOTS=folder also saves a
+# screenshot of every page that the browser checks.
 test: BOOK_ALL := --all
 test: venv data lint book
-	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
+	BOOK_HTML="$(CURDIR)/_build/html" $(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 FORCE:
 

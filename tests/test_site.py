@@ -165,18 +165,34 @@ def settle(page, watch: Watch) -> None:
     raise AssertionError(f"requests still unanswered after {TIMEOUT_MS} ms: {[r.url for r in watch.pending]}")
 
 
-def visit(page, watch: Watch, url: str, mode: str) -> None:
-    """Open ``url`` in colour mode ``mode`` and wait until it has loaded and shows that mode."""
-    watch.clear()
-    page.emulate_media(color_scheme=mode)
-    page.goto(url, wait_until="load")
-    page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
-
-
 def switch(page, mode: str) -> None:
     """Switch the open page to colour mode ``mode``, as a reader's system setting does."""
     page.emulate_media(color_scheme=mode)
     page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
+
+
+def check_every_page(context, watch: Watch, site: str, pages: list[str], modes, screen: str, inspect) -> list[str]:
+    """Open each of ``pages`` in colour mode ``modes[0]`` (its first paint in that mode) and switch it to each
+    mode in turn. Once it has loaded and settled, ``inspect(page, rel, mode)`` lists what is wrong there, and so
+    do axe-core (every rule in the first mode, its colour rules in the others) and the watch; a screenshot goes
+    to ``<screen><mode>/`` if asked for. Returns every problem, named by page, screen and mode."""
+    page = context.new_page()
+    problems = []
+    for rel in pages:
+        watch.clear()
+        page.emulate_media(color_scheme=modes[0])
+        page.goto(urljoin(site, rel), wait_until="load")
+        for mode in modes:
+            switch(page, mode)
+            page.evaluate(LOADED)
+            settle(page, watch)
+            found = inspect(page, rel, mode)
+            screenshot(page, f"{screen}{mode}", rel)
+            found += axe_violations(page, colour_only=mode != modes[0]) + watch.problems()
+            watch.clear()
+            problems += [f"{rel} [{screen}{mode}]: {p}" for p in found]
+    page.close()
+    return problems
 
 
 def screenshot(page, folder: str, rel: str) -> None:
@@ -288,36 +304,26 @@ def test_every_page_in_light_and_dark(desktop, site, book_html):
     pages = site_pages(book_html)
     assert "search.html" in pages and len(pages) > 3
     assert any(rel.startswith("book/") for rel in pages), "no chapter page"
-    page = context.new_page()
-    problems = []
-    for rel in pages:
-        visit(page, watch, urljoin(site, rel), MODES[0])
-        for mode in MODES:
-            switch(page, mode)
-            page.evaluate(LOADED)
-            settle(page, watch)
-            report = page.evaluate(INSPECT)
-            found = [f"image did not load: {src}" for src in report["broken"]]
-            # Figures are shown as drawn: no filter changing their gray levels (site-theme.css).
-            found += [f"figure drawn through a filter: {src}" for src in report["dimmed"]]
-            if report["mathSource"] and not report["mathTypeset"]:
-                found.append(f"{report['mathSource']} math elements but nothing typeset")
-            raw = RAW_TEX.search(report["text"])
-            if raw:
-                start = max(raw.start() - 60, 0)
-                found.append(f"raw TeX visible: ...{report['text'][start : raw.end() + 60]!r}")
-            dark = luminance(report["background"]) < 0.5
-            if dark != (mode == "dark"):
-                found.append(f"background {report['background']} is not a {mode} theme")
-            if rel.startswith("book/") and (width := page.evaluate(COLUMN_WIDTH)) < PAGE_WIDTH_PX:
-                found.append(
-                    f"text column {width:.0f} px wide in a {DESKTOP['width']} px window, under {PAGE_WIDTH_PX}"
-                )
-            screenshot(page, mode, rel)
-            found += axe_violations(page, colour_only=mode != MODES[0]) + watch.problems()
-            watch.clear()
-            problems += [f"{rel} [{mode}]: {p}" for p in found]
-    page.close()
+
+    def inspect(page, rel: str, mode: str) -> list[str]:
+        report = page.evaluate(INSPECT)
+        found = [f"image did not load: {src}" for src in report["broken"]]
+        # Figures are shown as drawn: no filter changing their gray levels (site-theme.css).
+        found += [f"figure drawn through a filter: {src}" for src in report["dimmed"]]
+        if report["mathSource"] and not report["mathTypeset"]:
+            found.append(f"{report['mathSource']} math elements but nothing typeset")
+        raw = RAW_TEX.search(report["text"])
+        if raw:
+            start = max(raw.start() - 60, 0)
+            found.append(f"raw TeX visible: ...{report['text'][start : raw.end() + 60]!r}")
+        dark = luminance(report["background"]) < 0.5
+        if dark != (mode == "dark"):
+            found.append(f"background {report['background']} is not a {mode} theme")
+        if rel.startswith("book/") and (width := page.evaluate(COLUMN_WIDTH)) < PAGE_WIDTH_PX:
+            found.append(f"text column {width:.0f} px wide in a {DESKTOP['width']} px window, under {PAGE_WIDTH_PX}")
+        return found
+
+    problems = check_every_page(context, watch, site, pages, MODES, "", inspect)
     assert not problems, "\n".join(problems)
 
 
@@ -364,34 +370,25 @@ def test_every_page_fits_a_phone(phone, site, book_html):
     is scaled down to the text column, and axe-core finds no violation of serious or critical
     impact (the header has other buttons there)."""
     context, watch = phone
-    page = context.new_page()
-    problems, scaled = [], 0
-    for rel in site_pages(book_html):
-        visit(page, watch, urljoin(site, rel), MODES[-1])
-        for mode in reversed(MODES):
-            switch(page, mode)
-            page.evaluate(LOADED)
-            settle(page, watch)
-            report = page.evaluate(PHONE_INSPECT)
-            found = []
-            if report["page"] > report["screen"]:
+    scaled = []  # whether each figure is shown narrower than it was drawn
+
+    def inspect(page, rel: str, mode: str) -> list[str]:
+        report = page.evaluate(PHONE_INSPECT)
+        found = []
+        if report["page"] > report["screen"]:
+            found.append(f"the page is {report['page']} px wide on a {report['screen']} px screen: {report['wide']}")
+        for img in report["images"]:
+            if img["left"] < -0.5 or img["right"] > report["screen"] + 0.5 or img["width"] > report["column"] + 0.5:
                 found.append(
-                    f"the page is {report['page']} px wide on a {report['screen']} px screen: {report['wide']}"
+                    f"image {img['src']} is {img['width']:.0f} px wide from {img['left']:.0f} px: it does not"
+                    f" fit the {report['column']:.0f} px column of the {report['screen']} px screen"
                 )
-            for img in report["images"]:
-                if img["left"] < -0.5 or img["right"] > report["screen"] + 0.5 or img["width"] > report["column"] + 0.5:
-                    found.append(
-                        f"image {img['src']} is {img['width']:.0f} px wide from {img['left']:.0f} px: it does not"
-                        f" fit the {report['column']:.0f} px column of the {report['screen']} px screen"
-                    )
-                scaled += img["natural"] > img["width"] + 0.5
-            screenshot(page, f"phone-{mode}", rel)
-            found += axe_violations(page, colour_only=mode != MODES[-1]) + watch.problems()
-            watch.clear()
-            problems += [f"{rel} [phone, {mode}]: {p}" for p in found]
-    page.close()
+            scaled.append(img["natural"] > img["width"] + 0.5)
+        return found
+
+    problems = check_every_page(context, watch, site, site_pages(book_html), MODES[::-1], "phone-", inspect)
     assert not problems, "\n".join(problems)
-    assert scaled, "no figure is wider than a phone's column: the check that figures scale down checked nothing"
+    assert any(scaled), "no figure is wider than a phone's column: the check that figures scale down checked nothing"
 
 
 def test_root_opens_the_book(light_page, site):

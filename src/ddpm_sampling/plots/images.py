@@ -89,13 +89,7 @@ def trajectory_strip(
     are not shrunk: each column is titled with its t, each row labelled on the left.
     ``axes``: one row (two with ``x0_hats``) of one Axes per snapshot.
     """
-    snapshots = read.snapshots(snapshots, "snapshots")
-    x0_hats = None if x0_hats is None else read.snapshots(x0_hats, "x0_hats")
-    ts = sorted(snapshots, reverse=True)
-    if not ts:
-        raise ValueError("snapshots is empty; the strip needs at least one image")
-    if x0_hats is not None and not set(ts) <= set(x0_hats):
-        raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(x0_hats), reverse=True)}")
+    snapshots, x0_hats, ts = read.trajectory(snapshots, x0_hats, "the strip needs at least one image")
     rows = 1 if x0_hats is None else 2
     fig, axes = axes_grid(axes, rows, len(ts), (0.8 * len(ts) + 0.5, 0.95 * rows + 0.55))
     for i, t in enumerate(ts):
@@ -126,13 +120,7 @@ def trajectory_animation(
     """
     from matplotlib.animation import FuncAnimation
 
-    snapshots = read.snapshots(snapshots, "snapshots")
-    x0_hats = None if x0_hats is None else read.snapshots(x0_hats, "x0_hats")
-    ts = sorted(snapshots, reverse=True)
-    if not ts:
-        raise ValueError("snapshots is empty; the animation needs at least one frame")
-    if x0_hats is not None and not set(ts) <= set(x0_hats):
-        raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(x0_hats), reverse=True)}")
+    snapshots, x0_hats, ts = read.trajectory(snapshots, x0_hats, "the animation needs at least one frame")
     for t in ts:  # every frame is read before the first is drawn
         read.gray_image(snapshots[t], f"snapshots[{t}]")
         if x0_hats is not None:

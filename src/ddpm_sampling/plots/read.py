@@ -83,6 +83,19 @@ def snapshots(snapshots: object, name: str) -> dict[int, object]:
     return {check.count(t, f"{name} key", 0): img for t, img in snapshots.items()}
 
 
+def trajectory(snaps: object, hats: object, needs: str) -> tuple[dict, dict | None, list[int]]:
+    """The arguments ``snapshots`` and ``x0_hats`` (``None``, or an image at every snapshot's t) of a
+    trajectory's plot, and its timesteps, noisiest first; ``needs`` says why an empty one will not do."""
+    snaps = snapshots(snaps, "snapshots")
+    hats = None if hats is None else snapshots(hats, "x0_hats")
+    ts = sorted(snaps, reverse=True)
+    if not ts:
+        raise ValueError(f"snapshots is empty; {needs}")
+    if hats is not None and not set(ts) <= set(hats):
+        raise ValueError(f"x0_hats has no image at t = {sorted(set(ts) - set(hats), reverse=True)}")
+    return snaps, hats, ts
+
+
 def numbers(
     values: object, name: str, *, positive: bool = False, length: int | None = None, per: str = "steps"
 ) -> list[float]:
